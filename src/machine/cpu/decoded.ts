@@ -1,0 +1,42 @@
+// Decoded-instruction store: struct-of-arrays in typed arrays, indexed by slot number,
+// so the hot loop allocates nothing. Slots are reused after a full flush.
+
+export const enum Info {
+  OSIZE_MASK = 3, // Size code: 0=8, 1=16, 2=32, 3=64
+  ASIZE_SHIFT = 2, // address size code: 1=16, 2=32, 3=64
+  SEG_SHIFT = 4, // effective segment for the memory operand (0-5)
+  MEM = 1 << 7, // ModRM names a memory operand
+  REP_SHIFT = 8, // 1 = F3 (REP/REPE), 2 = F2 (REPNE)
+  LOCK = 1 << 10,
+  REX = 1 << 11,
+  LEN_SHIFT = 12, // instruction length, 4 bits
+  REG_SHIFT = 16, // ModRM.reg (+REX.R), or 16-19 for AH/CH/DH/BH; 5 bits
+  RM_SHIFT = 21, // ModRM.rm register (+REX.B) or the opcode's register; 5 bits
+  SEGOVR = 1 << 26, // an explicit segment prefix was given
+  OPSIZE_PREFIX = 1 << 27, // 66 was present (SSE mandatory prefix)
+  REXW = 1 << 28,
+}
+
+export const enum Ea {
+  NONE = 16,
+  RIP = 17,
+  INDEX_SHIFT = 5,
+  SCALE_SHIFT = 10,
+}
+
+export const SLOT_CAPACITY = 1 << 19;
+
+export class DecodedStore {
+  readonly op = new Int32Array(SLOT_CAPACITY);
+  readonly info = new Int32Array(SLOT_CAPACITY);
+  readonly ea = new Int32Array(SLOT_CAPACITY);
+  readonly disp = new Int32Array(SLOT_CAPACITY);
+  readonly imm = new Int32Array(SLOT_CAPACITY);
+  readonly imm2 = new Int32Array(SLOT_CAPACITY);
+  /** Next free slot; slot 0 is the scratch slot for instructions that are not cached. */
+  next = 1;
+
+  get full(): boolean {
+    return this.next >= SLOT_CAPACITY;
+  }
+}

@@ -1,0 +1,148 @@
+// Control transfer: JMP/Jcc/CALL/RET (near and far), LOOP/JCXZ, INT n/INT3/INTO/INT1,
+// IRET, HLT (SDM vol. 2 pages of the same names).
+
+import type { Cpu } from './cpu.js';
+import { Info } from './decoded.js';
+import { Flag, Vec } from './constants.js';
+import { readRm, osizeOf, isMem } from './operands.js';
+import { farJump, farCall, farReturn, iret, deliverEvent, EventKind } from './system.js';
+
+/** Set RIP to next-RIP + rel (rel already sign-extended), truncated to the operand size. */
+export function jumpRel(c: Cpu, d: number, rel: number): void {
+  const size = osizeOf(c, d);
+  if (size === 3) {
+    const t = (c.ripLo >>> 0) + rel;
+    c.ripLo = t | 0;
+    c.ripHi = (c.ripHi + (t > 0xffffffff ? 1 : t < 0 ? -1 : 0)) | 0;
+  } else if (size === 2) {
+    c.ripLo = (c.ripLo + rel) | 0;
+  } else {
+    c.ripLo = (c.ripLo + rel) & 0xffff;
+  }
+}
+
+export function jcc(c: Cpu, d: number, cc: number): void {
+  if (c.cond(cc)) jumpRel(c, d, c.store.imm[d]);
+}
+
+export function callRel(c: Cpu, d: number): void {
+  const size = osizeOf(c, d);
+  c.push(size, c.ripLo, c.ripHi);
+  jumpRel(c, d, c.store.imm[d]);
+}
+
+/** Set RIP to an absolute target of the operand size. */
+function jumpAbs(c: Cpu, size: number, lo: number, hi: number): void {
+  if (size === 3) {
+    c.ripLo = lo;
+    c.ripHi = hi;
+  } else {
+    c.ripLo = size === 2 ? lo : lo & 0xffff;
+    c.ripHi = 0;
+  }
+}
+
+/** FF /2: CALL r/m. */
+export function callIndirect(c: Cpu, d: number): void {
+  const size = osizeOf(c, d);
+  const lo = readRm(c, d, size);
+  const hi = c.rHi;
+  c.push(size, c.ripLo, c.ripHi);
+  jumpAbs(c, size, lo, hi);
+}
+
+/** FF /4: JMP r/m. */
+export function jmpIndirect(c: Cpu, d: number): void {
+  const size = osizeOf(c, d);
+  const lo = readRm(c, d, size);
+  jumpAbs(c, size, lo, c.rHi);
+}
+
+/** C3 / C2 imm16: near RET. */
+export function retNear(c: Cpu, d: number, release: number): void {
+  const size = osizeOf(c, d);
+  const lo = c.pop(size);
+  const hi = c.rHi;
+  if (release !== 0) c.adjustSp(release);
+  jumpAbs(c, size, lo, hi);
+}
+
+/** FF /3 and /5: far CALL/JMP through a memory pointer m16:16/32/64. */
+export function farIndirect(c: Cpu, d: number, call: boolean): void {
+  if (!isMem(c, d)) c.fault(Vec.UD);
+  const size = osizeOf(c, d);
+  const lo = c.ea(d);
+  const hi = c.eaHi;
+  const off = c.rdSize(size, lo, hi);
+  const offHi = size === 3 ? c.rHi : 0;
+  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
+  const t = (lo >>> 0) + n;
+  const sel = c.rd16(t | 0, (hi + (t > 0xffffffff ? 1 : 0)) | 0);
+  const o = size === 1 ? off & 0xffff : off;
+  if (call) farCall(c, sel, o, offHi, size);
+  else farJump(c, sel, o, offHi);
+}
+
+/** 9A / EA: far CALL/JMP ptr16:16/32 (not in 64-bit mode). */
+export function farDirect(c: Cpu, d: number, call: boolean): void {
+  const size = osizeOf(c, d);
+  const off = size === 1 ? c.store.imm[d] & 0xffff : c.store.imm[d];
+  const sel = c.store.imm2[d] & 0xffff;
+  if (call) farCall(c, sel, off, 0, size);
+  else farJump(c, sel, off, 0);
+}
+
+export function retFar(c: Cpu, d: number, release: number): void {
+  farReturn(c, osizeOf(c, d), release);
+}
+
+/** LOOP/LOOPE/LOOPNE/JCXZ: the counter has the address size. */
+export function loop(c: Cpu, d: number, kind: number): void {
+  const asize = (c.store.info[d] >> Info.ASIZE_SHIFT) & 3;
+  let zero: boolean;
+  if (kind === 3) {
+    // JrCXZ
+    zero = asize === 3 ? (c.lo[1] | c.hi[1]) === 0 : asize === 2 ? c.lo[1] === 0 : (c.lo[1] & 0xffff) === 0;
+    if (zero) jumpRel(c, d, c.store.imm[d]);
+    return;
+  }
+  if (asize === 3) {
+    const t = (c.lo[1] >>> 0) - 1;
+    c.lo[1] = t | 0;
+    if (t < 0) c.hi[1] = (c.hi[1] - 1) | 0;
+    zero = (c.lo[1] | c.hi[1]) === 0;
+  } else if (asize === 2) {
+    c.lo[1] = (c.lo[1] - 1) | 0;
+    c.hi[1] = 0;
+    zero = c.lo[1] === 0;
+  } else {
+    c.lo[1] = (c.lo[1] & ~0xffff) | ((c.lo[1] - 1) & 0xffff);
+    zero = (c.lo[1] & 0xffff) === 0;
+  }
+  let take = !zero;
+  if (kind === 0) take = take && !c.getZF(); // LOOPNE
+  else if (kind === 1) take = take && c.getZF(); // LOOPE
+  if (take) jumpRel(c, d, c.store.imm[d]);
+}
+
+/** INT n / INT3 / INTO / INT1: software interrupts push the next RIP. */
+export function softInt(c: Cpu, vec: number, kind: EventKind): void {
+  if ((c.flagsReg & Flag.VM) !== 0 && ((c.flagsReg >> 12) & 3) < 3 && kind === EventKind.SOFTWARE) c.fault(Vec.GP, 0);
+  deliverEvent(c, vec, -1, kind);
+  c.breakLoop = true;
+}
+
+export function into(c: Cpu): void {
+  if (c.getOF()) softInt(c, Vec.OF, EventKind.SOFTWARE_EXC);
+}
+
+export function iretOp(c: Cpu, d: number): void {
+  iret(c, osizeOf(c, d));
+  c.breakLoop = true;
+}
+
+export function hlt(c: Cpu): void {
+  if (c.protectedMode && c.cpl !== 0) c.fault(Vec.GP, 0);
+  c.halted = true;
+  c.breakLoop = true;
+}

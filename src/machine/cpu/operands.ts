@@ -1,0 +1,91 @@
+// Reading and writing the operands a decoded instruction names: ModRM.reg, ModRM.rm
+// (register or memory) and immediates. 64-bit values come back as a low half plus the
+// high half in cpu.rHi. A read-modify-write instruction reads with readRm and writes back
+// with writeRmBack, which reuses the address computed by the read.
+
+import type { Cpu } from './cpu.js';
+import { Info } from './decoded.js';
+
+/** Linear address of the last memory operand read by readRm (for writeRmBack). */
+let memLo = 0;
+let memHi = 0;
+
+export function readRm(c: Cpu, d: number, size: number): number {
+  const info = c.store.info[d];
+  if ((info & Info.MEM) !== 0) {
+    memLo = c.ea(d);
+    memHi = c.eaHi;
+    return c.rdSize(size, memLo, memHi);
+  }
+  const r = (info >> Info.RM_SHIFT) & 31;
+  if (size === 3) {
+    c.rHi = c.hi[r];
+    return c.lo[r];
+  }
+  c.rHi = 0;
+  return c.getReg(size, r);
+}
+
+/** Write to the operand last read by readRm (same register or memory address). */
+export function writeRmBack(c: Cpu, d: number, size: number, v: number, vHi: number): void {
+  const info = c.store.info[d];
+  if ((info & Info.MEM) !== 0) {
+    c.wrSize(size, memLo, memHi, v, vHi);
+    return;
+  }
+  writeRmReg(c, (info >> Info.RM_SHIFT) & 31, size, v, vHi);
+}
+
+/** Write the rm operand without a previous read (MOV, SETcc, POP r/m...). */
+export function writeRm(c: Cpu, d: number, size: number, v: number, vHi: number): void {
+  const info = c.store.info[d];
+  if ((info & Info.MEM) !== 0) {
+    const lo = c.ea(d);
+    c.wrSize(size, lo, c.eaHi, v, vHi);
+    return;
+  }
+  writeRmReg(c, (info >> Info.RM_SHIFT) & 31, size, v, vHi);
+}
+
+function writeRmReg(c: Cpu, r: number, size: number, v: number, vHi: number): void {
+  if (size === 3) {
+    c.lo[r] = v;
+    c.hi[r] = vHi;
+  } else c.setReg(size, r, v);
+}
+
+export function regField(c: Cpu, d: number): number {
+  return (c.store.info[d] >> Info.REG_SHIFT) & 31;
+}
+export function rmField(c: Cpu, d: number): number {
+  return (c.store.info[d] >> Info.RM_SHIFT) & 31;
+}
+export function osizeOf(c: Cpu, d: number): number {
+  return c.store.info[d] & Info.OSIZE_MASK;
+}
+export function isMem(c: Cpu, d: number): boolean {
+  return (c.store.info[d] & Info.MEM) !== 0;
+}
+
+export function readReg(c: Cpu, r: number, size: number): number {
+  if (size === 3) {
+    c.rHi = c.hi[r];
+    return c.lo[r];
+  }
+  c.rHi = 0;
+  return c.getReg(size, r);
+}
+
+export function writeReg(c: Cpu, r: number, size: number, v: number, vHi: number): void {
+  if (size === 3) {
+    c.lo[r] = v;
+    c.hi[r] = vHi;
+  } else c.setReg(size, r, v);
+}
+
+/** The immediate sized to the operand (sign-extended to 64 bits where the ISA says so). */
+export function immOf(c: Cpu, d: number, size: number): number {
+  const v = c.store.imm[d];
+  c.rHi = size === 3 ? v >> 31 : 0;
+  return size === 0 ? v & 0xff : size === 1 ? v & 0xffff : v;
+}
