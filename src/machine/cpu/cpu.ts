@@ -145,6 +145,8 @@ export class Cpu {
   /** NMI pending and blocked-by-NMI state. */
   nmiPending = false;
   nmiBlocked = false;
+  /** If set and it returns true for an exception, the CPU stops (Stop.EXIT) instead of delivering it. */
+  exceptionHook: ((vec: number, err: number) => boolean) | null = null;
   /** Scratch for host calls. */
   readonly scratch = new Int32Array(4);
   /** High half returned by 64-bit reads and EA computation. */
@@ -1125,12 +1127,14 @@ export class Cpu {
     }
   }
 
-  /** Interpret until the limit or until an instruction sets breakLoop. */
+  /**
+   * Interpret until the limit or until an instruction sets breakLoop. `insns` is updated per
+   * retired instruction so a device called in the middle of an instruction sees the exact count.
+   */
   private runBatch(limit: number): Stop {
     const s = this.store;
-    let n = this.insns;
     try {
-      while (n < limit) {
+      while (this.insns < limit) {
         this.curLo = this.ripLo;
         this.curHi = this.ripHi;
         const d = this.fetchDecode();
@@ -1139,22 +1143,22 @@ export class Cpu {
         if (next >>> 0 < this.ripLo >>> 0 && this.codeSize === 3) this.ripHi = (this.ripHi + 1) | 0;
         this.ripLo = next;
         execute(this, d);
-        n++;
-        if (this.breakLoop) {
-          this.insns = n;
-          return this.halted ? Stop.HLT : Stop.BREAK;
-        }
+        this.insns++;
+        if (this.breakLoop) return this.halted ? Stop.HLT : Stop.BREAK;
       }
-      this.insns = n;
       return Stop.LIMIT;
     } catch (e) {
-      this.insns = n;
       this.ripLo = this.curLo;
       this.ripHi = this.curHi;
       if (e === CPU_EXIT) return Stop.EXIT;
       if (e !== CPU_FAULT) throw e;
       // A faulting instruction does not retire (the icount is exact).
-      if (!this.deliver(this.excVec, this.excErr, EventKind.FAULT)) return Stop.SHUTDOWN;
+      try {
+        if (!this.deliver(this.excVec, this.excErr, EventKind.FAULT)) return Stop.SHUTDOWN;
+      } catch (e2) {
+        if (e2 === CPU_EXIT) return Stop.EXIT;
+        throw e2;
+      }
       return Stop.BREAK;
     }
   }

@@ -3,7 +3,7 @@
 // LTR/LLDT (SDM vol. 3, chapters 3, 5, 6 and 7).
 
 import type { Cpu } from './cpu.js';
-import { CPU_FAULT, MsrSlot } from './cpu.js';
+import { CPU_FAULT, CPU_EXIT, MsrSlot } from './cpu.js';
 import { Seg, Vec, Flag, DescAttr, Efer, Cr0 } from './constants.js';
 
 export const enum EventKind {
@@ -324,6 +324,7 @@ function isContributory(v: number): boolean {
 
 /** Deliver an interrupt or exception, applying the #DF / triple-fault rules for nested faults. */
 export function deliverEvent(c: Cpu, vec: number, err: number, kind: EventKind): void {
+  if (c.exceptionHook !== null && kind !== EventKind.EXTERNAL && c.exceptionHook(vec, err)) throw CPU_EXIT;
   const prev = c.deliveringVec;
   c.deliveringVec = vec;
   c.deliveryDepth++;

@@ -1,0 +1,36 @@
+// hvsim's command line: `hvsim <command> ...`.
+
+import { runCommand } from './run.js';
+import { STATUS } from './exit-status.js';
+
+const VERSION = '0.1.0';
+
+const HELP = `hvsim ${VERSION} - a deterministic hypervisor simulator
+
+usage: hvsim run [bhyve-style options] --kernel FILE vmname
+       hvsim version
+       hvsim help
+
+Run 'hvsim run --help' for the options of a run.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'run':
+      return runCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`hvsim ${VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return cmd === undefined ? STATUS.USAGE : 0;
+    default:
+      process.stderr.write(`hvsim: unknown command '${cmd}' (try 'hvsim help')\n`);
+      return STATUS.USAGE;
+  }
+}
