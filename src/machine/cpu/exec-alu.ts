@@ -569,7 +569,6 @@ export function shiftRm(c: Cpu, d: number, op: number, countRaw: number): void {
   let rh = 0;
   let cf: number;
   let of: number;
-  c.materialize(ARITH_FLAGS);
   if (size === 3) {
     switch (op) {
       case Sh.ROL: {
@@ -599,7 +598,7 @@ export function shiftRm(c: Cpu, d: number, op: number, countRaw: number): void {
         // Rotate the 65-bit value CF:v one bit at a time (count <= 63; rare instruction).
         let lo = v;
         let hi = vh;
-        let carry = c.flagsReg & Flag.CF;
+        let carry = c.getCF();
         for (let i = 0; i < count; i++) {
           if (op === Sh.RCL) {
             const out = hi >>> 31;
@@ -660,7 +659,7 @@ export function shiftRm(c: Cpu, d: number, op: number, countRaw: number): void {
       case Sh.RCR: {
         const n = size === 2 ? count : count % (bits + 1);
         let val = v & mask;
-        let carry = c.flagsReg & Flag.CF;
+        let carry = c.getCF();
         for (let i = 0; i < n; i++) {
           if (op === Sh.RCL) {
             const out = (val & sign) !== 0 ? 1 : 0;
@@ -908,16 +907,22 @@ export function xadd(c: Cpu, d: number): void {
   const dh = c.rHi;
   const src = readReg(c, reg, size);
   const sh = c.rHi;
+  let rl: number;
+  let rh = 0;
   if (size === 3) {
-    const rl = alu64(c, AluOp.ADD, dst, dh, src, sh);
-    const rh = c.rHi;
-    writeReg(c, reg, 3, dst, dh);
-    writeRmBack(c, d, 3, rl, rh);
+    rl = alu64(c, AluOp.ADD, dst, dh, src, sh);
+    rh = c.rHi;
   } else {
-    const r = alu(c, AluOp.ADD, size, dst, src);
+    rl = alu(c, AluOp.ADD, size, dst, src);
+  }
+  if (isMem(c, d)) {
     // Memory first (a fault must leave the register unchanged).
-    writeRmBack(c, d, size, r, 0);
-    c.setReg(size, reg, dst);
+    writeRmBack(c, d, size, rl, rh);
+    writeReg(c, reg, size, dst, dh);
+  } else {
+    // SDM XADD: "SRC ← DEST; DEST ← TEMP": the sum wins when both name one register.
+    writeReg(c, reg, size, dst, dh);
+    writeRmBack(c, d, size, rl, rh);
   }
 }
 
