@@ -43,7 +43,7 @@ function btCases(mode: SnippetMode, op: BtOp): Case[] {
         plant: (regs, v) => { plantLoc(regs, b, w, v[0]); plantLoc(regs, o, w, v[1]); },
         model: (st) => {
           const r = btApply(op, getLoc(st.regs, b, w), getLoc(st.regs, o, w) % W);
-          setLoc(st.regs, b, w, r.res);
+          if (op !== 'bt') setLoc(st.regs, b, w, r.res); // BT only reads its operand
           return { regs: st.regs, flags: btFlags(st.rflags, r.cf), undef: BT_UNDEF };
         },
       });
@@ -56,7 +56,7 @@ function btCases(mode: SnippetMode, op: BtOp): Case[] {
         plant: (regs, v) => plantLoc(regs, b, w, v[0]),
         model: (st) => {
           const r = btApply(op, getLoc(st.regs, b, w), BigInt(imm) % W);
-          setLoc(st.regs, b, w, r.res);
+          if (op !== 'bt') setLoc(st.regs, b, w, r.res); // BT only reads its operand
           return { regs: st.regs, flags: btFlags(st.rflags, r.cf), undef: BT_UNDEF };
         },
       });

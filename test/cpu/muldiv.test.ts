@@ -7,9 +7,9 @@ import { describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { SnippetMode } from '../../src/machine/snippet.js';
 import { CF, OF, STATUS, mask, trunc, sx, widthsFor, runAndCheck, type Width, type Expected } from '../helpers/x86-ref.js';
-import { regsWith, type CpuState, RAX, RDX } from '../helpers/cpu-run.js';
+import { initialRegs, type CpuState, RAX, RDX } from '../helpers/cpu-run.js';
 import { reg, locName, getLoc, setLoc, plantLoc, memSlot, immText, type RegLoc } from '../helpers/operands.js';
-import { arbReg, arbFlags, fcOpts, keyEdges, sample, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
+import { arbReg, arbFlags, arbNoise, ZERO_NOISE, fcOpts, keyEdges, sample, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
 
 const MODES: SnippetMode[] = [16, 32, 64];
 const DE = 0;
@@ -189,18 +189,16 @@ function runCases(list: Case[]): void {
   for (const c of list) {
     const e = keyEdges(c.w);
     const examples: unknown[][] = [];
-    for (const a of e) for (const b of e) examples.push([a, b, c.kind === 'div' ? (a === b ? mask(c.w) : 0n) : a, 0n, 0]);
+    for (const a of e) for (const b of e) examples.push([a, b, c.kind === 'div' ? (a === b ? mask(c.w) : 0n) : a, 0n, 0, ZERO_NOISE]);
     if (c.kind === 'div') {
       // INT_MIN / -1, zero divisor, and the largest quotients that fit.
       const sign = 1n << BigInt(c.w - 1);
-      examples.push([0n, mask(c.w), mask(c.w), 0n, 0], [sign, mask(c.w), 0n, 1n, CF], [sign, sign, 0n, 1n, 0],
-        [0n, 5n, 0n, 3n, 0], [mask(c.w), mask(c.w), mask(c.w) - 1n, 1n, 0], [sign - 1n, 1n, 0n, 2n, 0]);
+      for (const ex of [[0n, mask(c.w), mask(c.w), 0n, 0], [sign, mask(c.w), 0n, 1n, CF], [sign, sign, 0n, 1n, 0],
+        [0n, 5n, 0n, 3n, 0], [mask(c.w), mask(c.w), mask(c.w) - 1n, 1n, 0], [sign - 1n, 1n, 0n, 2n, 0]]) examples.push([...ex, ZERO_NOISE]);
     }
     fc.assert(
-      fc.property(arbReg(c.w), arbReg(c.w), arbReg(c.w), fc.bigInt({ min: 0n, max: 3n }), arbFlags, (a, b, hi, style, flags) => {
-        const regs = regsWith({}, c.mode);
-        c.plant(regs, [a, b, hi, style]);
-        const init: CpuState = { regs: regsWith(Object.fromEntries(regs.map((x, i) => [i, x])), c.mode), rflags: flags };
+      fc.property(arbReg(c.w), arbReg(c.w), arbReg(c.w), fc.bigInt({ min: 0n, max: 3n }), arbFlags, arbNoise, (a, b, hi, style, flags, noise) => {
+        const init: CpuState = { regs: initialRegs(c.mode, noise, (regs) => c.plant(regs, [a, b, hi, style])), rflags: flags };
         runAndCheck(c.mode, c.src, init, (s) => c.model(s));
       }),
       fcOpts(c.runs, examples),

@@ -9,9 +9,9 @@ import { describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { SnippetMode } from '../../src/machine/snippet.js';
 import { CF, OF, AF, STATUS, mask, trunc, sx, msb, szp, widthsFor, runAndCheck, type Width, type Expected } from '../helpers/x86-ref.js';
-import { regsWith, type CpuState, RCX } from '../helpers/cpu-run.js';
+import { initialRegs, type CpuState, RCX } from '../helpers/cpu-run.js';
 import { reg, locName, getLoc, setLoc, plantLoc, memSlot, type RegLoc } from '../helpers/operands.js';
-import { arbReg, arbFlags, fcOpts, keyEdges, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
+import { arbReg, arbFlags, arbNoise, ZERO_NOISE, fcOpts, keyEdges, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
 
 const MODES: SnippetMode[] = [16, 32, 64];
 const SHIFTS = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'sal', 'shr', 'sar'] as const;
@@ -243,16 +243,14 @@ function runCases(cases: Case[], isDouble: boolean): void {
     if (c.fixedCount === undefined) {
       clEdges.forEach((cl, i) => {
         const v = keyEdges(c.w)[i % 5];
-        examples.push([v, mask(c.w) - v, cl, i % 2 === 0 ? CF : 0]);
+        examples.push([v, mask(c.w) - v, cl, i % 2 === 0 ? CF : 0, ZERO_NOISE]);
       });
     } else {
-      for (const v of keyEdges(c.w)) examples.push([v, 0n, 0, CF], [v, 1n, 0, 0]);
+      for (const v of keyEdges(c.w)) examples.push([v, 0n, 0, CF, ZERO_NOISE], [v, 1n, 0, 0, ZERO_NOISE]);
     }
     fc.assert(
-      fc.property(arbReg(c.w), arbReg(c.w), arbCl, arbFlags, (v, v2, cl, flags) => {
-        const regs = regsWith({}, c.mode);
-        c.plant(regs, v, v2, cl);
-        const init: CpuState = { regs: regsWith(Object.fromEntries(regs.map((x, i) => [i, x])), c.mode), rflags: flags };
+      fc.property(arbReg(c.w), arbReg(c.w), arbCl, arbFlags, arbNoise, (v, v2, cl, flags, noise) => {
+        const init: CpuState = { regs: initialRegs(c.mode, noise, (regs) => c.plant(regs, v, v2, cl)), rflags: flags };
         runAndCheck(c.mode, c.src, init, (s) => c.model(s));
       }),
       fcOpts(c.fixedCount === undefined ? 40 : 8, examples),

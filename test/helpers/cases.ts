@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import type { SnippetMode } from '../../src/machine/snippet.js';
 import { runAndCheck, CF, type Width, type Expected } from './x86-ref.js';
-import { regsWith, type CpuState } from './cpu-run.js';
-import { arbReg, arbFlags, fcOpts } from './gen.js';
+import { initialRegs, type CpuState } from './cpu-run.js';
+import { arbReg, arbFlags, arbNoise, ZERO_NOISE, fcOpts } from './gen.js';
 
 export interface Case {
   mode: SnippetMode;
@@ -29,12 +29,11 @@ export interface Case {
 export function runCase(c: Case): void {
   const arbs = c.arbs ?? [arbReg(c.w), arbReg(c.w)];
   const examples: unknown[][] = [];
-  for (const e of c.examples ?? []) examples.push([e, 0], [e, CF]);
+  for (const e of c.examples ?? []) examples.push([e, 0, ZERO_NOISE], [e, CF, ZERO_NOISE]);
   fc.assert(
-    fc.property(fc.tuple(...arbs), c.flags ?? arbFlags, (vals, flags) => {
-      const regs = regsWith({}, c.mode);
-      c.plant(regs, vals);
-      const init: CpuState = { regs: regsWith(Object.fromEntries(regs.map((x, i) => [i, x])), c.mode), rflags: flags };
+    fc.property(fc.tuple(...arbs), c.flags ?? arbFlags, arbNoise, (vals, flags, noise) => {
+      const regs = initialRegs(c.mode, noise, (r) => c.plant(r, vals));
+      const init: CpuState = { regs, rflags: flags };
       runAndCheck(c.mode, c.src, init, (s) => c.model(s));
     }),
     fcOpts(c.runs, examples),

@@ -139,3 +139,17 @@ export function regsWith(init: Partial<Record<number, bigint>>, mode: SnippetMod
   for (const [k, v] of Object.entries(init)) regs[Number(k)] = BigInt.asUintN(mode === 64 ? 64 : 32, v as bigint);
   return regs;
 }
+
+/**
+ * The initial register file of a case: `noise` in every register but RSP (so that upper bits an
+ * instruction must preserve or clear are non-zero), RSP at the stack top, then the case's own
+ * values planted over it; truncated to 32 bits outside 64-bit mode.
+ */
+export function initialRegs(mode: SnippetMode, noise: bigint[] | null, plant: (regs: bigint[]) => void): bigint[] {
+  const regs = new Array<bigint>(16).fill(0n);
+  if (noise !== null) for (let i = 0; i < 16; i++) regs[i] = noise[i] ?? 0n;
+  regs[RSP] = BigInt(SNIPPET_STACK_TOP);
+  plant(regs);
+  return regs.map((v) => BigInt.asUintN(mode === 64 ? 64 : 32, v));
+}
+

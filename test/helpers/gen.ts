@@ -36,6 +36,10 @@ export function arbReg(w: Width | number): fc.Arbitrary<bigint> {
 /** A full random 64-bit value. */
 export const arbU64 = fc.bigInt({ min: 0n, max: mask(64) });
 
+/** Random bits for every register (see initialRegs); examples use all-zero noise. */
+export const arbNoise = fc.array(fc.bigInt({ min: 0n, max: mask(64) }), { minLength: 16, maxLength: 16 });
+export const ZERO_NOISE: bigint[] = new Array<bigint>(16).fill(0n);
+
 /** Initial RFLAGS: any combination of the status flags and DF. */
 export const arbFlags = fc.integer({ min: 0, max: 0xfff }).map((f) => f & COMPARED);
 

@@ -3,7 +3,7 @@
 // the bytes; the decoder never touches guest memory itself.
 
 import { Info, Ea, DecodedStore } from './decoded.js';
-import { OPCODE_FLAGS, OPCODE_GROUP, Op, Imm, GROUP_BASE } from './opcode-table.js';
+import { OPCODE_FLAGS, OPCODE_GROUP, Op, Imm, GROUP_BASE, Grp } from './opcode-table.js';
 import { Seg } from './constants.js';
 
 /** Why a decode failed: not enough bytes in the window (the CPU fetches more), or #UD. */
@@ -280,6 +280,9 @@ export class Decoder {
       }
     }
     if (p > MAX_INSN_LEN) return this.tooLong(slot);
+    // LOCK is #UD unless the instruction is one of the lockable read-modify-write forms with a
+    // memory destination (SDM vol. 2, LOCK—Assert LOCK# Signal Prefix).
+    if (lock && !(mem && isLockable(op))) return this.undefinedOp(slot, p);
 
     s.op[slot] = op;
     s.info[slot] =
@@ -314,6 +317,26 @@ export class Decoder {
 
   private tooLong(slot: number): DecodeStatus {
     return this.undefinedOp(slot, MAX_INSN_LEN);
+  }
+}
+
+// The instructions LOCK may prefix (SDM LOCK): ADD ADC AND BTC BTR BTS CMPXCHG CMPXCHG8B/16B
+// DEC INC NEG NOT OR SBB SUB XOR XADD XCHG, in their forms with a memory destination.
+function isLockable(op: number): boolean {
+  if (op < 0x40) return (op & 7) < 2 && op >> 3 !== 7; // ALU r/m, reg (not CMP)
+  if (op === 0x86 || op === 0x87) return true; // XCHG
+  if (op === 0x1ab || op === 0x1b3 || op === 0x1bb) return true; // BTS/BTR/BTC r/m, reg
+  if (op === 0x1b0 || op === 0x1b1 || op === 0x1c0 || op === 0x1c1) return true; // CMPXCHG, XADD
+  if (op < GROUP_BASE) return false;
+  const g = (op - GROUP_BASE) >> 3;
+  const reg = op & 7;
+  switch (g) {
+    case Grp.G1_80: case Grp.G1_81: case Grp.G1_82: case Grp.G1_83: return reg !== 7; // not CMP
+    case Grp.G3_F6: case Grp.G3_F7: return reg === 2 || reg === 3; // NOT, NEG
+    case Grp.G4_FE: case Grp.G5_FF: return reg <= 1; // INC, DEC
+    case Grp.G8_0FBA: return reg >= 5; // BTS/BTR/BTC r/m, imm8
+    case Grp.G9_0FC7: return reg === 1; // CMPXCHG8B/16B
+    default: return false;
   }
 }
 
