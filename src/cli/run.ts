@@ -8,8 +8,8 @@ import { parseRunArgs, helpText, UsageError, type RunConfig } from './args.js';
 import { STATUS, debugExitStatus } from './exit-status.js';
 import { Vmm } from '../api/vmm.js';
 import { ExitKind, type VmExit } from '../machine/exit.js';
-import { loadMultiboot, LoaderError, findMultibootHeader, qemuStyleCmdline, defaultE820 } from '../loaders/index.js';
-import { applyEntryState } from '../machine/cpu/register-state.js';
+import { LoaderError } from '../loaders/index.js';
+import { bootKernel } from '../api/boot.js';
 import type { ByteSink } from '../devices/device.js';
 
 /** Instructions per slice between returns to the host event loop (stdin, signals). */
@@ -104,15 +104,7 @@ export function runVm(cfg: RunConfig, io: { stdout: NodeJS.WritableStream; stder
   }
   const m = vmm.machine(id);
   try {
-    if (findMultibootHeader(kernel) === null) {
-      return fail(io, `${cfg.kernel}: not a multiboot kernel (the Linux boot protocol comes later)`, STATUS.BAD_INPUT);
-    }
-    const res = loadMultiboot(m.mem, kernel, {
-      cmdline: qemuStyleCmdline(cfg.kernel, cfg.append),
-      modules,
-      e820: defaultE820(m.mem.size),
-    });
-    applyEntryState(m.cpus[0], res.state);
+    bootKernel(m, { bytes: kernel, name: cfg.kernel, append: cfg.append, modules });
   } catch (e) {
     if (e instanceof LoaderError) return fail(io, `${cfg.kernel}: ${e.message}`, STATUS.BAD_INPUT);
     throw e;

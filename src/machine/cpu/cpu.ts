@@ -412,15 +412,24 @@ export class Cpu {
   materialize(mask: number): void {
     const lazy = this.lfMask & mask;
     if (lazy === 0) return;
-    const f = this.getFlags();
-    this.flagsReg = (this.flagsReg & ~lazy) | (f & lazy);
+    let f = this.flagsReg & ~lazy;
+    if ((lazy & Flag.CF) !== 0) f |= this.getCF();
+    if ((lazy & Flag.PF) !== 0 && this.getPF()) f |= Flag.PF;
+    if ((lazy & Flag.AF) !== 0 && this.getAF()) f |= Flag.AF;
+    if ((lazy & Flag.ZF) !== 0 && this.getZF()) f |= Flag.ZF;
+    if ((lazy & Flag.SF) !== 0 && this.getSF()) f |= Flag.SF;
+    if ((lazy & Flag.OF) !== 0 && this.getOF()) f |= Flag.OF;
+    this.flagsReg = f;
     this.lfMask &= ~lazy;
   }
 
-  /** Set arithmetic flags eagerly: `values` holds the new bits for the flags in `mask`. */
+  /**
+   * Set arithmetic flags eagerly: `values` holds the new bits for the flags in `mask`. The
+   * other flags stay as they are, lazy or not (the lazy record is still valid for them).
+   */
   setArith(mask: number, values: number): void {
-    this.materialize(ARITH_FLAGS);
     this.flagsReg = (this.flagsReg & ~mask) | (values & mask);
+    this.lfMask &= ~mask;
   }
 
   /** Record a lazy ALU result (32-bit or narrower; values already masked to the size). */
@@ -899,6 +908,9 @@ export class Cpu {
         lo = t | 0;
         hi = (hi + this.segBaseHi[seg] + (t > 0xffffffff ? 1 : 0)) | 0;
       }
+      // A non-canonical address faults: #SS when it is SS-based (RSP/RBP base), else #GP (SDM vol. 1, 3.3.7.1).
+      const top = hi >> 15;
+      if (top !== 0 && top !== -1) this.fault(seg === Seg.SS ? Vec.SS : Vec.GP, 0);
       this.eaHi = hi;
       return lo;
     }
@@ -906,7 +918,40 @@ export class Cpu {
     else if (base === Ea.RIP) lo = (lo + this.ripLo) | 0;
     if (index < 16) lo = (lo + (this.lo[index] << ((e >> Ea.SCALE_SHIFT) & 3))) | 0;
     if (asize === 1) lo &= 0xffff;
+    this.eaSeg = seg;
+    this.eaOff = lo;
     return this.segAddr(seg, lo);
+  }
+
+  /** Segment and offset of the last legacy-mode memory operand (for checkSeg). */
+  eaSeg = 0;
+  eaOff = 0;
+
+  /**
+   * Segment limit and type checks for an access of `bytes` bytes at `off` in `seg`
+   * (SDM vol. 3, 5.3 and 5.4.1). 64-bit mode has none; a fault is #SS for SS, else #GP(0).
+   */
+  checkSeg(seg: number, off: number, bytes: number, write: boolean): void {
+    if (this.codeSize === 3) return;
+    const attr = this.segAttr[seg];
+    if (this.protectedMode) {
+      if ((attr & DescAttr.P) === 0) this.segFault(seg); // null or unusable selector
+      if ((attr & DescAttr.EXEC) !== 0) {
+        if (write || (attr & DescAttr.RW) === 0) this.segFault(seg);
+      } else if (write && (attr & DescAttr.RW) === 0) this.segFault(seg);
+    }
+    const limit = this.segLimit[seg] >>> 0;
+    const start = off >>> 0;
+    const end = start + bytes - 1;
+    if ((attr & (DescAttr.EXEC | DescAttr.DC)) === DescAttr.DC && this.protectedMode) {
+      // Expand-down data segment: valid offsets are limit+1 .. 0xffff or 0xffffffff.
+      const upper = (attr & DescAttr.DB) !== 0 ? 0xffffffff : 0xffff;
+      if (start <= limit || end > upper) this.segFault(seg);
+    } else if (end > limit) this.segFault(seg);
+  }
+
+  private segFault(seg: number): never {
+    return this.fault(seg === Seg.SS ? Vec.SS : Vec.GP, 0);
   }
 
   /** Linear address of offset `off` (already wrapped to the address size) in segment `seg`. */
@@ -942,11 +987,13 @@ export class Cpu {
       this.hi[4] = hi;
     } else if (this.stackSize === 2) {
       const sp = (this.lo[4] - n) | 0;
+      this.checkSeg(Seg.SS, sp, n, true);
       this.wrSize(size, (sp + this.segBase[Seg.SS]) | 0, 0, v, vHi);
       this.lo[4] = sp;
       this.hi[4] = 0;
     } else {
       const sp = (this.lo[4] - n) & 0xffff;
+      this.checkSeg(Seg.SS, sp, n, true);
       this.wrSize(size, (sp + this.segBase[Seg.SS]) | 0, 0, v, vHi);
       this.lo[4] = (this.lo[4] & ~0xffff) | sp;
     }
@@ -968,8 +1015,10 @@ export class Cpu {
       const t = (this.lo[4] >>> 0) + offset;
       v = this.rdSize(size, t | 0, (this.hi[4] + (t > 0xffffffff ? 1 : 0)) | 0);
     } else if (this.stackSize === 2) {
+      this.checkSeg(Seg.SS, (this.lo[4] + offset) | 0, size === 1 ? 2 : size === 2 ? 4 : 8, false);
       v = this.rdSize(size, (this.lo[4] + offset + this.segBase[Seg.SS]) | 0, 0);
     } else {
+      this.checkSeg(Seg.SS, (this.lo[4] + offset) & 0xffff, size === 1 ? 2 : size === 2 ? 4 : 8, false);
       v = this.rdSize(size, (((this.lo[4] + offset) & 0xffff) + this.segBase[Seg.SS]) | 0, 0);
     }
     this.stackFaultHint = false;

@@ -190,7 +190,27 @@ function incDecValue(c: Cpu, size: number, lo: number, hi: number, dec: boolean)
 }
 
 export function incDecRm(c: Cpu, d: number, dec: boolean): void {
-  const size = osizeOf(c, d);
+  const info = c.store.info[d];
+  const size = info & 3;
+  if ((info & 0x80) === 0 && size >= 2) {
+    // Register form, 32/64-bit: the common loop counter.
+    const r = (info >> 21) & 31;
+    c.materialize(Flag.CF);
+    const v = c.lo[r];
+    const res = (dec ? v - 1 : v + 1) | 0;
+    if (size === 2) {
+      c.lazy(dec ? LazyOp.SUB : LazyOp.ADD, 2, v, 1, res);
+      c.hi[r] = 0;
+    } else {
+      const h = c.hi[r];
+      const rh = dec ? (v === 0 ? (h - 1) | 0 : h) : res === 0 ? (h + 1) | 0 : h;
+      c.lazy64(dec ? LazyOp.SUB : LazyOp.ADD, v, h, 1, 0, res, rh);
+      c.hi[r] = rh;
+    }
+    c.lfMask = ARITH_FLAGS & ~Flag.CF;
+    c.lo[r] = res;
+    return;
+  }
   const v = readRm(c, d, size);
   const r = incDecValue(c, size, v, c.rHi, dec);
   writeRmBack(c, d, size, r, c.rHi);
@@ -559,11 +579,19 @@ function bit64(lo: number, hi: number, n: number): number {
 
 /** Group 2 shift/rotate of r/m by `count` (already read from imm, 1 or CL). */
 export function shiftRm(c: Cpu, d: number, op: number, countRaw: number): void {
+  const info = c.store.info[d];
+  if ((info & 0x80) === 0 && (info & 3) === 2 && (op === Sh.SHL || op === Sh.SHR || op === Sh.ROL || op === Sh.ROR || op === Sh.SAL)) {
+    if (shift32Reg(c, (info >> 21) & 31, op, countRaw & 31)) return;
+  }
   const size = osizeOf(c, d);
   const v = readRm(c, d, size);
   const vh = c.rHi;
   const count = countRaw & (size === 3 ? 63 : 31);
-  if (count === 0) return; // flags unchanged, but the memory read happened (as on hardware)
+  if (count === 0) {
+    // Flags unchanged; a 32-bit register destination is still written (zero-extended).
+    if (size === 2 && !isMem(c, d)) c.hi[(info >> 21) & 31] = 0;
+    return;
+  }
   const bits = size === 0 ? 8 : size === 1 ? 16 : size === 2 ? 32 : 64;
   let rl: number;
   let rh = 0;
@@ -712,6 +740,53 @@ export function shiftRm(c: Cpu, d: number, op: number, countRaw: number): void {
   writeRmBack(c, d, size, rl, rh);
 }
 
+/** Fast path for the commonest shifts: a 32-bit register by a non-zero count. */
+function shift32Reg(c: Cpu, r: number, op: number, count: number): boolean {
+  if (count === 0) {
+    c.hi[r] = 0; // the 32-bit destination is written even for a zero count
+    return true;
+  }
+  const v = c.lo[r];
+  let res: number;
+  let cf: number;
+  let of: number;
+  switch (op) {
+    case Sh.SHL:
+    case Sh.SAL:
+      res = v << count;
+      cf = (v >>> (32 - count)) & 1;
+      of = (res >>> 31) ^ cf;
+      break;
+    case Sh.SHR:
+      res = v >>> count;
+      cf = (v >>> (count - 1)) & 1;
+      of = v >>> 31;
+      break;
+    case Sh.ROL:
+      res = (v << count) | (v >>> (32 - count));
+      cf = res & 1;
+      of = (res >>> 31) ^ cf;
+      c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
+      c.lo[r] = res;
+      c.hi[r] = 0;
+      return true;
+    default: // ROR
+      res = (v >>> count) | (v << (32 - count));
+      cf = res >>> 31;
+      of = cf ^ ((res >>> 30) & 1);
+      c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
+      c.lo[r] = res;
+      c.hi[r] = 0;
+      return true;
+  }
+  // SHL/SHR: SF/ZF/PF from the result through a LOGIC lazy record; CF/OF eager; AF cleared.
+  c.lazy(LazyOp.LOGIC, 2, 0, 0, res | 0);
+  c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
+  c.lo[r] = res | 0;
+  c.hi[r] = 0;
+  return true;
+}
+
 /** SHLD/SHRD r/m, reg, imm8/CL (SDM SHLD, SHRD). */
 export function shiftDouble(c: Cpu, d: number, left: boolean, countRaw: number): void {
   const size = osizeOf(c, d);
@@ -719,7 +794,10 @@ export function shiftDouble(c: Cpu, d: number, left: boolean, countRaw: number):
   const count = countRaw & (size === 3 ? 63 : 31);
   const v = readRm(c, d, size);
   const vh = c.rHi;
-  if (count === 0) return;
+  if (count === 0) {
+    if (size === 2 && !isMem(c, d)) c.hi[(c.store.info[d] >> 21) & 31] = 0;
+    return;
+  }
   const s = readReg(c, regField(c, d), size);
   const sh = c.rHi;
   let rl: number;

@@ -37,9 +37,10 @@ function addIdx(c: Cpu, r: number, asize: number, delta: number): void {
   }
 }
 
-/** Linear address of seg:index. */
-function linear(c: Cpu, seg: number, r: number, asize: number): number {
+/** Linear address of seg:index, after the segment checks for an access of `bytes`. */
+function linear(c: Cpu, seg: number, r: number, asize: number, bytes: number, write: boolean): number {
   const off = getIdx(c, r, asize);
+  c.checkSeg(seg, off, bytes, write);
   if (asize === 3) {
     let lo = off;
     let hi = c.rHi;
@@ -96,23 +97,23 @@ export function stringOp(c: Cpu, d: number, kind: Str): void {
 function step(c: Cpu, kind: Str, size: number, asize: number, srcSeg: number, delta: number): void {
   switch (kind) {
     case Str.MOVS: {
-      const s = linear(c, srcSeg, 6, asize);
+      const s = linear(c, srcSeg, 6, asize, 1 << size, false);
       const v = c.rdSize(size, s, c.eaHi);
       const vh = c.rHi;
-      const t = linear(c, Seg.ES, 7, asize);
+      const t = linear(c, Seg.ES, 7, asize, 1 << size, true);
       c.wrSize(size, t, c.eaHi, v, vh);
       addIdx(c, 6, asize, delta);
       addIdx(c, 7, asize, delta);
       return;
     }
     case Str.STOS: {
-      const t = linear(c, Seg.ES, 7, asize);
+      const t = linear(c, Seg.ES, 7, asize, 1 << size, true);
       c.wrSize(size, t, c.eaHi, size === 3 ? c.lo[0] : c.getReg(size, 0), c.hi[0]);
       addIdx(c, 7, asize, delta);
       return;
     }
     case Str.LODS: {
-      const s = linear(c, srcSeg, 6, asize);
+      const s = linear(c, srcSeg, 6, asize, 1 << size, false);
       const v = c.rdSize(size, s, c.eaHi);
       if (size === 3) {
         c.lo[0] = v;
@@ -122,10 +123,10 @@ function step(c: Cpu, kind: Str, size: number, asize: number, srcSeg: number, de
       return;
     }
     case Str.CMPS: {
-      const s = linear(c, srcSeg, 6, asize);
+      const s = linear(c, srcSeg, 6, asize, 1 << size, false);
       const a = c.rdSize(size, s, c.eaHi);
       const ah = c.rHi;
-      const t = linear(c, Seg.ES, 7, asize);
+      const t = linear(c, Seg.ES, 7, asize, 1 << size, false);
       const b = c.rdSize(size, t, c.eaHi);
       if (size === 3) alu64(c, AluOp.CMP, a, ah, b, c.rHi);
       else alu(c, AluOp.CMP, size, a, b);
@@ -134,7 +135,7 @@ function step(c: Cpu, kind: Str, size: number, asize: number, srcSeg: number, de
       return;
     }
     case Str.SCAS: {
-      const t = linear(c, Seg.ES, 7, asize);
+      const t = linear(c, Seg.ES, 7, asize, 1 << size, false);
       const b = c.rdSize(size, t, c.eaHi);
       if (size === 3) alu64(c, AluOp.CMP, c.lo[0], c.hi[0], b, c.rHi);
       else alu(c, AluOp.CMP, size, c.getReg(size, 0), b);
@@ -142,7 +143,7 @@ function step(c: Cpu, kind: Str, size: number, asize: number, srcSeg: number, de
       return;
     }
     case Str.INS: {
-      const t = linear(c, Seg.ES, 7, asize);
+      const t = linear(c, Seg.ES, 7, asize, 1 << size, true);
       const th = c.eaHi;
       const bytes = 1 << size;
       const v = c.host.ioRead(c, c.lo[2] & 0xffff, bytes);
@@ -151,7 +152,7 @@ function step(c: Cpu, kind: Str, size: number, asize: number, srcSeg: number, de
       return;
     }
     case Str.OUTS: {
-      const s = linear(c, srcSeg, 6, asize);
+      const s = linear(c, srcSeg, 6, asize, 1 << size, false);
       const v = c.rdSize(size, s, c.eaHi);
       const bytes = 1 << size;
       c.host.ioWrite(c, c.lo[2] & 0xffff, bytes, size === 2 ? v >>> 0 : v);

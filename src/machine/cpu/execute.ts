@@ -14,7 +14,8 @@ import * as S from './exec-system.js';
 import { stringOp, Str } from './exec-string.js';
 import { syscall, sysret, sysenter, sysexit, EventKind } from './system.js';
 
-const G = (g: Grp, reg: number): number => GROUP_BASE + g * 8 + reg;
+const INC_RM = GROUP_BASE + Grp.G5_FF * 8;
+const DEC_RM = INC_RM + 1;
 
 export function execute(c: Cpu, d: number): void {
   const s = c.store;
@@ -22,17 +23,26 @@ export function execute(c: Cpu, d: number): void {
   // Fast paths: 32-bit register-to-register ALU, MOV and short Jcc.
   if (op < 0x40 && (op & 7) < 4) {
     const info = s.info[d];
-    if ((info & (Info.MEM | Info.OSIZE_MASK)) === 2) {
+    const form = info & (Info.MEM | Info.OSIZE_MASK);
+    if (form === 2 || form === 3) {
       const aluOp = op >> 3;
       const reg = (info >> Info.REG_SHIFT) & 31;
       const rm = (info >> Info.RM_SHIFT) & 31;
       const dir = (op >> 1) & 1;
       const dst = dir === 0 ? rm : reg;
       const src = dir === 0 ? reg : rm;
-      const res = A.alu(c, aluOp, 2, c.lo[dst], c.lo[src]);
-      if (aluOp !== 7) {
-        c.lo[dst] = res;
-        c.hi[dst] = 0;
+      if (form === 2) {
+        const res = A.alu(c, aluOp, 2, c.lo[dst], c.lo[src]);
+        if (aluOp !== 7) {
+          c.lo[dst] = res;
+          c.hi[dst] = 0;
+        }
+      } else {
+        const res = A.alu64(c, aluOp, c.lo[dst], c.hi[dst], c.lo[src], c.hi[src]);
+        if (aluOp !== 7) {
+          c.lo[dst] = res;
+          c.hi[dst] = c.rHi;
+        }
       }
       return;
     }
@@ -162,6 +172,10 @@ export function execute(c: Cpu, d: number): void {
     case 0xfb: S.sti(c); return;
     case 0xfc: c.flagsReg &= ~Flag.DF; return;
     case 0xfd: c.flagsReg |= Flag.DF; return;
+    case INC_RM:
+    case DEC_RM:
+      A.incDecRm(c, d, op === DEC_RM);
+      return;
     default:
       if (op >= GROUP_BASE) executeGroup(c, d, op);
       else execute0F(c, d, op);

@@ -6,15 +6,24 @@
 import type { Cpu } from './cpu.js';
 import { Info } from './decoded.js';
 
-/** Linear address of the last memory operand read by readRm (for writeRmBack). */
+/** Linear address (and, outside 64-bit mode, segment and offset) of the last memory operand
+ *  read by readRm, for writeRmBack. */
 let memLo = 0;
 let memHi = 0;
+
+let memSeg = 0;
+let memOff = 0;
 
 export function readRm(c: Cpu, d: number, size: number): number {
   const info = c.store.info[d];
   if ((info & Info.MEM) !== 0) {
     memLo = c.ea(d);
     memHi = c.eaHi;
+    if (c.codeSize !== 3) {
+      memSeg = c.eaSeg;
+      memOff = c.eaOff;
+      c.checkSeg(memSeg, memOff, 1 << size, false);
+    }
     return c.rdSize(size, memLo, memHi);
   }
   const r = (info >> Info.RM_SHIFT) & 31;
@@ -30,6 +39,7 @@ export function readRm(c: Cpu, d: number, size: number): number {
 export function writeRmBack(c: Cpu, d: number, size: number, v: number, vHi: number): void {
   const info = c.store.info[d];
   if ((info & Info.MEM) !== 0) {
+    if (c.codeSize !== 3) c.checkSeg(memSeg, memOff, 1 << size, true);
     c.wrSize(size, memLo, memHi, v, vHi);
     return;
   }
@@ -41,6 +51,7 @@ export function writeRm(c: Cpu, d: number, size: number, v: number, vHi: number)
   const info = c.store.info[d];
   if ((info & Info.MEM) !== 0) {
     const lo = c.ea(d);
+    if (c.codeSize !== 3) c.checkSeg(c.eaSeg, c.eaOff, 1 << size, true);
     c.wrSize(size, lo, c.eaHi, v, vHi);
     return;
   }
