@@ -12,29 +12,10 @@ import { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, type CpuState } from '../helper
 import { reg, locName, setLoc } from '../helpers/operands.js';
 import { arbU64, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
 import { runCase, type Case } from '../helpers/cases.js';
-import { snippetDataByte } from '../oracle/snippet-env.js';
+import { Mem } from '../helpers/mem-model.js';
 
 const MODES: SnippetMode[] = [16, 32, 64];
 const natural = (mode: SnippetMode): 16 | 32 | 64 => (mode === 16 ? 16 : mode === 32 ? 32 : 64);
-
-/** A model of guest memory: bytes written so far over the initial image (zero, and the data-area
- *  pattern at 0x20000-0x2ffff), little-endian multi-byte accesses. Addresses are linear. */
-class Mem {
-  private bytes = new Map<number, number>();
-  read(a: number, n: number): bigint {
-    let v = 0n;
-    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.byte(a + i));
-    return v;
-  }
-  write(a: number, n: number, v: bigint): void {
-    for (let i = 0; i < n; i++) this.bytes.set(a + i, Number((v >> BigInt(8 * i)) & 0xffn));
-  }
-  private byte(a: number): number {
-    const b = this.bytes.get(a);
-    if (b !== undefined) return b;
-    return a >= 0x20000 && a < 0x30000 ? snippetDataByte(a - 0x20000) : 0;
-  }
-}
 
 /** SDM Push/Pop with the mode's stack size (SS base 0 in every snippet mode). */
 class Stack {

@@ -20,6 +20,8 @@ export interface Case {
   examples?: bigint[][];
   /** Initial RFLAGS arbitrary (default: any status flags and DF). */
   flags?: fc.Arbitrary<number>;
+  /** Bits forced into the initial RFLAGS of every run and example (e.g. DF). */
+  baseFlags?: number;
   /** Put the values into the initial register file (other registers: zero, RSP: stack top). */
   plant(regs: bigint[], v: bigint[]): void;
   /** The SDM's outcome, from (a copy of) the initial state. */
@@ -29,11 +31,12 @@ export interface Case {
 export function runCase(c: Case): void {
   const arbs = c.arbs ?? [arbReg(c.w), arbReg(c.w)];
   const examples: unknown[][] = [];
-  for (const e of c.examples ?? []) examples.push([e, 0, ZERO_NOISE], [e, CF, ZERO_NOISE]);
+  const base = c.baseFlags ?? 0;
+  for (const e of c.examples ?? []) examples.push([e, base, ZERO_NOISE], [e, base | CF, ZERO_NOISE]);
   fc.assert(
     fc.property(fc.tuple(...arbs), c.flags ?? arbFlags, arbNoise, (vals, flags, noise) => {
       const regs = initialRegs(c.mode, noise, (r) => c.plant(r, vals));
-      const init: CpuState = { regs, rflags: flags };
+      const init: CpuState = { regs, rflags: flags | base };
       runAndCheck(c.mode, c.src, init, (s) => c.model(s));
     }),
     fcOpts(c.runs, examples),
