@@ -1101,7 +1101,9 @@ export function aaa(c: Cpu, sub: boolean): void {
   let ax = c.lo[0] & 0xffff;
   if ((ax & 0xf) > 9 || c.getAF()) {
     if (sub) {
-      ax = ((ax - 6) & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8);
+      // SDM AAS: "AX ← AX – 6; AH ← AH – 1" (the borrow of AL - 6 reaches AH too).
+      ax = (ax - 6) & 0xffff;
+      ax = (ax & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8);
     } else {
       ax = (ax + 0x106) & 0xffff;
     }
