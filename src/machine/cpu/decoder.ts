@@ -11,6 +11,8 @@ export const enum DecodeStatus { OK = 0, NEED_MORE = 1, UD = 2 }
 
 /** Pseudo op id for an undefined encoding: executes as #UD. */
 export const OP_UD = 0x3ff;
+/** Pseudo op id for an instruction longer than 15 bytes: executes as #GP(0) (SDM vol. 2, 2.3.11). */
+export const OP_TOO_LONG = 0x3fe;
 
 const MAX_INSN_LEN = 15;
 
@@ -27,7 +29,7 @@ export class Decoder {
   /**
    * Decode the instruction at window[0] in a code segment of `codeSize` (1=16, 2=32, 3=64)
    * into `slot`. Returns a DecodeStatus. An instruction longer than 15 bytes is #GP on real
-   * hardware; it is reported as UD here with length 15 and the CPU raises #GP for it.
+   * hardware; it is reported as UD here with length 15 and op OP_TOO_LONG, which raises #GP.
    */
   decode(slot: number, codeSize: number): DecodeStatus {
     const w = this.window;
@@ -316,7 +318,9 @@ export class Decoder {
   }
 
   private tooLong(slot: number): DecodeStatus {
-    return this.undefinedOp(slot, MAX_INSN_LEN);
+    const st = this.undefinedOp(slot, MAX_INSN_LEN);
+    this.store.op[slot] = OP_TOO_LONG;
+    return st;
   }
 }
 

@@ -230,6 +230,28 @@ export function movSegRm(c: Cpu, d: number): void {
   }
 }
 
+/** 62: BOUND r16, m16&16 / r32, m32&32 (legacy modes): #BR, a fault, unless the signed index
+ *  lies within [lower, upper] read from the memory operand (SDM BOUND). */
+export function bound(c: Cpu, d: number): void {
+  const size = osizeOf(c, d);
+  const lo = c.ea(d);
+  const hi = c.eaHi;
+  const n = size === 1 ? 2 : 4;
+  let lower = c.rdSize(size, lo, hi);
+  let upper = c.rdSize(size, (lo + n) | 0, hi);
+  let index = c.getReg(size, regField(c, d));
+  if (size === 1) {
+    lower = (lower << 16) >> 16;
+    upper = (upper << 16) >> 16;
+    index = (index << 16) >> 16;
+  } else {
+    lower |= 0;
+    upper |= 0;
+    index |= 0;
+  }
+  if (index < lower || index > upper) c.fault(Vec.BR);
+}
+
 /** LDS/LES/LFS/LGS/LSS r, m16:16/32/64. */
 export function loadFarPointer(c: Cpu, d: number, seg: number): void {
   if (!isMem(c, d)) c.fault(Vec.UD);

@@ -5,7 +5,7 @@
 import type { Cpu } from './cpu.js';
 import { Info } from './decoded.js';
 import { GROUP_BASE, Grp } from './opcode-table.js';
-import { OP_UD } from './decoder.js';
+import { OP_UD, OP_TOO_LONG } from './decoder.js';
 import { Seg, Vec, Flag } from './constants.js';
 import * as A from './exec-alu.js';
 import * as D from './exec-data.js';
@@ -86,7 +86,7 @@ export function execute(c: Cpu, d: number): void {
       return;
     case 0x60: D.pusha(c, d); return;
     case 0x61: D.popa(c, d); return;
-    case 0x62: c.fault(Vec.UD); return; // BOUND: not implemented yet (rare; #UD is the honest answer)
+    case 0x62: D.bound(c, d); return;
     case 0x63: D.movsxdOrArpl(c, d); return;
     case 0x68: case 0x6a: D.pushImm(c, d); return;
     case 0x69: case 0x6b: A.imulTwo(c, d, true); return;
@@ -240,6 +240,7 @@ function execute0F(c: Cpu, d: number, op: number): void {
       if (op >= 0x140 && op <= 0x14f) D.cmov(c, d, op & 15);
       else if (op >= 0x180 && op <= 0x18f) C.jcc(c, d, op & 15);
       else if (op >= 0x190 && op <= 0x19f) D.setcc(c, d, op & 15);
+      else if (op === OP_TOO_LONG) c.fault(Vec.GP, 0); // more than 15 bytes (SDM vol. 2, 2.3.11)
       else if (op === OP_UD) c.fault(Vec.UD);
       else c.fault(Vec.UD);
   }
