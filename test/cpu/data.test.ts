@@ -6,7 +6,7 @@
 import { describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { SnippetMode } from '../../src/machine/snippet.js';
-import { CF, PF, AF, ZF, SF, STATUS, mask, trunc, sx, addFlags, subFlags, widthsFor, PTR, type Width, type Expected } from '../helpers/x86-ref.js';
+import { CF, PF, AF, ZF, SF, DF, STATUS, mask, trunc, sx, addFlags, subFlags, widthsFor, PTR, type Width, type Expected } from '../helpers/x86-ref.js';
 import { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, type CpuState } from '../helpers/cpu-run.js';
 import { reg, locName, getLoc, setLoc, plantLoc, memSlot, immText, type RegLoc } from '../helpers/operands.js';
 import { arbReg, arbU64, sample, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
@@ -430,6 +430,36 @@ function miscCases(mode: SnippetMode): Case[] {
       model: (st) => { f(st); return { regs: st.regs, flags: st.rflags }; },
     });
   }
+  // XLAT: AL ← [DS:rBX + unsigned AL] (address size), here into the data-area pattern.
+  out.push({
+    mode, w: 8, runs: 20, src: 'xlatb', arbs: [arbU64, fc.bigInt({ min: 0n, max: 0xff00n })],
+    plant: (regs, v) => { regs[RAX] = v[0]; regs[RBX] = (mode === 16 ? 0n : 0x20000n) + v[1] + (mode === 16 ? (v[0] & 0xffff0000n) : 0n); },
+    model: (st) => {
+      const off = Number((st.regs[RBX] & (mode === 16 ? 0xffffn : mask(64))) - (mode === 16 ? 0n : 0x20000n) + (st.regs[RAX] & 0xffn));
+      setLoc(st.regs, reg(RAX), 8, snippetDataValue(off, 1));
+      return { regs: st.regs, flags: st.rflags };
+    },
+  });
+  // MOV r, Sreg: the selector, zero-extended for 32/64-bit registers (SDM MOV: "the upper bits
+  // of the destination are cleared" on current processors); a 16-bit register keeps bits 63:16.
+  const sels: Record<string, bigint> = mode === 16 ? { cs: 0x1000n, ds: 0x2000n, es: 0x2000n, ss: 0n } : mode === 32 ? { cs: 8n, ds: 0x10n, ss: 0x10n } : { cs: 0x18n, ds: 0x10n, fs: 0x10n };
+  for (const [sreg, sel] of Object.entries(sels)) {
+    for (const w of (mode === 64 ? [16, 32, 64] : [16, 32]) as Width[]) {
+      out.push({
+        mode, w, runs: 3, src: `mov ${locName(reg(RDX), w)}, ${sreg}`, arbs: [arbU64],
+        plant: (regs, v) => { regs[RDX] = v[0]; },
+        model: (st) => { setLoc(st.regs, reg(RDX), w, sel); return { regs: st.regs, flags: st.rflags }; },
+      });
+    }
+  }
+  // CLC/STC/CMC/CLD/STD: only their flag changes.
+  for (const [op, f] of [['clc', (x: number) => x & ~CF], ['stc', (x: number) => x | CF], ['cmc', (x: number) => x ^ CF], ['cld', (x: number) => x & ~DF], ['std', (x: number) => x | DF]] as Array<[string, (x: number) => number]>) {
+    out.push({
+      mode, w: 8, runs: 10, src: op, arbs: [arbU64],
+      plant: (regs, v) => { regs[RAX] = v[0]; },
+      model: (st) => ({ regs: st.regs, flags: f(st.rflags) }),
+    });
+  }
   // LAHF: AH ← SF:ZF:0:AF:0:PF:1:CF. SAHF: SF ZF AF PF CF ← AH bits 7 6 4 2 0.
   out.push({
     mode, w: 8, runs: 30, src: 'lahf', arbs: [arbU64],
@@ -459,7 +489,7 @@ const TITLES: Record<string, string> = {
   mov: 'mov (reg, imm, mem, moffs), movzx/movsx/movsxd',
   lea: 'lea: every addressing form',
   exchange: 'xchg/xadd/cmpxchg/cmpxchg8b/cmpxchg16b',
-  misc: 'cbw/cwde/cdqe/cwd/cdq/cqo, lahf/sahf',
+  misc: 'cbw/cwde/cdqe/cwd/cdq/cqo, xlat, mov r/sreg, clc/stc/cmc/cld/std, lahf/sahf',
 };
 
 describe.skipIf(!HAVE_AS)('data movement vs the SDM', () => {

@@ -130,6 +130,27 @@ function segmentCases(mode: SnippetMode): Case[] {
     });
   }
   if (mode === 64) {
+    // FS and GS keep their bases in 64-bit mode (set here through the FS_BASE/GS_BASE MSRs);
+    // an ES override next to them changes nothing (SDM vol. 1, 3.3.7.1).
+    out.push({
+      mode, w: 64, runs: 6,
+      src: ['mov ecx, 0xc0000100', 'mov eax, 0x1000', 'xor edx, edx', 'wrmsr', 'mov ecx, 0xc0000101', 'mov eax, 0x2008', 'wrmsr',
+        'mov rbx, qword ptr fs:[0x20040]', 'mov rsi, qword ptr gs:[0x20040]', 'mov rdi, qword ptr es:[0x20040]',
+        '.byte 0x26, 0x64, 0x48, 0x8b, 0x2c, 0x25, 0x40, 0x00, 0x02, 0x00'].join('\n'), // es fs mov rbp, [0x20040]
+      arbs: [arbU64],
+      plant: (regs, v) => { regs[RBX] = v[0]; },
+      model: (st) => {
+        const mem = new Mem();
+        st.regs[RCX] = 0xc0000101n;
+        st.regs[RAX] = 0x2008n;
+        st.regs[RDX] = 0n;
+        st.regs[RBX] = mem.read(0x21040, 8);
+        st.regs[RSI] = mem.read(0x22048, 8);
+        st.regs[7] = mem.read(0x20040, 8);
+        st.regs[RBP] = mem.read(0x21040, 8);
+        return { regs: st.regs, flags: st.rflags, undef: STATUS };
+      },
+    });
     // ES/CS/SS/DS overrides are ignored in 64-bit mode (all bases are 0 here, so this checks
     // that they decode as prefixes and change nothing).
     for (const p of ['0x26', '0x2e', '0x36', '0x3e', '0x64', '0x65']) {
