@@ -7,8 +7,8 @@
 // data area pattern, page tables, segments, registers, flags), plus a CPU reset and a flush of
 // the decoded-instruction cache. test/cpu/runner.test.ts checks that both give identical
 // results on a sample of snippets; HVSIM_FRESH_MACHINE=1 makes `run` call runSnippet itself.
-// Only guest memory below 0x30000 (system area, stack, code, data area) is re-zeroed between
-// cases: snippets of these tests must not write above the data area.
+// Only guest memory below 0x30000 (system area, stack, code, data area) and the last page of
+// RAM are re-zeroed between cases: snippets of these tests must not write anywhere else.
 
 import { Machine } from '../../src/machine/machine.js';
 import { ExitKind } from '../../src/machine/exit.js';
@@ -37,6 +37,7 @@ export function runPooled(input: SnippetInput): SnippetResult {
   const c = m.cpus[0];
   const ram = m.mem.ram;
   ram.fill(0, 0, SNIPPET_DATA_ADDR + SNIPPET_DATA_SIZE);
+  ram.fill(0, MEM_SIZE - 0x1000, MEM_SIZE); // the last page (REP tests run into the end of RAM)
   ram.set(input.code, SNIPPET_CODE_ADDR);
   ram.set(dataPattern, SNIPPET_DATA_ADDR);
   c.resetState();

@@ -886,6 +886,8 @@ export function bitTest(c: Cpu, d: number, kind: number, fromImm: boolean): void
       bitIndex = sOff & (bits - 1);
     }
     const base = c.ea(d);
+    // Outside 64-bit mode the addressed word must lie within the segment (SDM vol. 3, 5.3).
+    if (c.codeSize !== 3) c.checkSeg(c.eaSeg, (c.eaOff + disp) | 0, bits >> 3, kind !== 0);
     const t = (base >>> 0) + disp;
     const aLo = t | 0;
     const aHi = (c.eaHi + Math.floor(t / 4294967296)) | 0;
@@ -1034,6 +1036,7 @@ export function cmpxchg8b16b(c: Cpu, d: number): void {
   const wide = osizeOf(c, d) === 3;
   const a = c.ea(d);
   const ah = c.eaHi;
+  if (c.codeSize !== 3) c.checkSeg(c.eaSeg, c.eaOff, 8, true); // the operand is always written
   if (!wide) {
     const lo = c.rd32(a, ah);
     const hi = c.rd32((a + 4) | 0, ah);

@@ -73,9 +73,10 @@ export function farIndirect(c: Cpu, d: number, call: boolean): void {
   const size = osizeOf(c, d);
   const lo = c.ea(d);
   const hi = c.eaHi;
+  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
+  if (c.codeSize !== 3) c.checkSeg(c.eaSeg, c.eaOff, n + 2, false); // offset and selector (SDM vol. 3, 5.3)
   const off = c.rdSize(size, lo, hi);
   const offHi = size === 3 ? c.rHi : 0;
-  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
   const t = (lo >>> 0) + n;
   const sel = c.rd16(t | 0, (hi + (t > 0xffffffff ? 1 : 0)) | 0);
   const o = size === 1 ? off & 0xffff : off;

@@ -53,7 +53,10 @@ export function movMoffs(c: Cpu, d: number, store: boolean): void {
       hi = (hi + c.segBaseHi[seg] + (t > 0xffffffff ? 1 : 0)) | 0;
     }
   } else {
-    lo = c.segAddr(seg, asize === 1 ? s.disp[d] & 0xffff : s.disp[d]);
+    const off = asize === 1 ? s.disp[d] & 0xffff : s.disp[d];
+    // Segment limit and type checks, as for a ModRM memory operand (SDM vol. 3, 5.3).
+    c.checkSeg(seg, off, 1 << size, store);
+    lo = c.segAddr(seg, off);
     hi = c.eaHi;
   }
   if (store) {
@@ -237,6 +240,7 @@ export function bound(c: Cpu, d: number): void {
   const lo = c.ea(d);
   const hi = c.eaHi;
   const n = size === 1 ? 2 : 4;
+  c.checkSeg(c.eaSeg, c.eaOff, 2 * n, false); // both bounds lie within the segment
   let lower = c.rdSize(size, lo, hi);
   let upper = c.rdSize(size, (lo + n) | 0, hi);
   let index = c.getReg(size, regField(c, d));
@@ -258,9 +262,10 @@ export function loadFarPointer(c: Cpu, d: number, seg: number): void {
   const size = osizeOf(c, d);
   const lo = c.ea(d);
   const hi = c.eaHi;
+  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
+  if (c.codeSize !== 3) c.checkSeg(c.eaSeg, c.eaOff, n + 2, false); // offset and selector (SDM vol. 3, 5.3)
   const off = c.rdSize(size, lo, hi);
   const offHi = c.rHi;
-  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
   const t = (lo >>> 0) + n;
   const sel = c.rd16(t | 0, (hi + (t > 0xffffffff ? 1 : 0)) | 0);
   loadSegment(c, seg, sel);
