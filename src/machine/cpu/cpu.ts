@@ -126,6 +126,8 @@ export class Cpu {
   protectedMode = false;
   pagingMode = 0; // 0 off, 2 = 32-bit, 3 = PAE, 4 = 4-level
   ipMask = 0xffff; // EIP wraps at 16 bits in 16-bit code
+  /** CS base as instruction fetch uses it (0 in 64-bit mode). */
+  csBase = 0;
 
   // ---- execution state ----
   halted = false;
@@ -270,6 +272,8 @@ export class Cpu {
     }
     this.codeSize = codeSize;
     this.ipMask = codeSize === 1 ? 0xffff : -1;
+    // 64-bit mode ignores the CS base (SDM vol. 1, 3.4.2.1).
+    this.csBase = codeSize === 3 ? 0 : this.segBase[Seg.CS];
     this.stackSize = codeSize === 3 ? 3 : this.protectedMode && (this.segAttr[Seg.SS] & DescAttr.DB) !== 0 ? 2 : 1;
     if ((this.cr0 & Cr0.PG) === 0) this.pagingMode = 0;
     else if (this.long) this.pagingMode = 4;
@@ -347,7 +351,7 @@ export class Cpu {
 
   getZF(): boolean {
     if ((this.lfMask & Flag.ZF) === 0) return (this.flagsReg & Flag.ZF) !== 0;
-    return (this.lfRes | this.lfResHi) === 0;
+    return this.lfSize === 3 ? (this.lfRes | this.lfResHi) === 0 : this.lfRes === 0;
   }
 
   getSF(): boolean {
@@ -432,16 +436,14 @@ export class Cpu {
     this.lfMask &= ~mask;
   }
 
-  /** Record a lazy ALU result (32-bit or narrower; values already masked to the size). */
+  /** Record a lazy ALU result (32-bit or narrower; values already masked to the size).
+   *  The high halves are only read when lfSize is 3, so they are not written here. */
   lazy(op: LazyOp, size: number, dst: number, src: number, res: number): void {
     this.lfOp = op;
     this.lfSize = size;
     this.lfDst = dst;
     this.lfSrc = src;
     this.lfRes = res;
-    this.lfDstHi = 0;
-    this.lfSrcHi = 0;
-    this.lfResHi = 0;
     this.lfMask = ARITH_FLAGS;
   }
 
@@ -1076,7 +1078,7 @@ export class Cpu {
 
   /** Decoded slot for the instruction at the current RIP (faults like a fetch would). */
   fetchDecode(): number {
-    const linLo = (this.ripLo + this.segBase[Seg.CS]) | 0;
+    const linLo = (this.ripLo + this.csBase) | 0;
     const linHi = this.codeSize === 3 ? this.ripHi : 0;
     const pageLo = linLo & ~0xfff;
     if (pageLo !== this.fetchLinLo || linHi !== this.fetchLinHi) this.refreshFetch(linLo, linHi);
@@ -1181,15 +1183,22 @@ export class Cpu {
    * retired instruction so a device called in the middle of an instruction sees the exact count.
    */
   private runBatch(limit: number): Stop {
-    const s = this.store;
+    const info = this.store.info;
     try {
       while (this.insns < limit) {
-        this.curLo = this.ripLo;
-        this.curHi = this.ripHi;
-        const d = this.fetchDecode();
-        const len = (s.info[d] >> Info.LEN_SHIFT) & 15;
-        const next = (this.ripLo + len) & this.ipMask;
-        if (next >>> 0 < this.ripLo >>> 0 && this.codeSize === 3) this.ripHi = (this.ripHi + 1) | 0;
+        const cur = this.ripLo;
+        const curHi = this.ripHi;
+        this.curLo = cur;
+        this.curHi = curHi;
+        // Fetch: the common case is a cached decode on the current code page (fetchDecode
+        // handles page changes, misses and decoding).
+        const lin = (cur + this.csBase) | 0;
+        const table = this.fetchTable;
+        let d = 0;
+        if (table !== null && (lin & ~0xfff) === this.fetchLinLo && (this.codeSize === 3 ? curHi : 0) === this.fetchLinHi) d = table[lin & 0xfff];
+        if (d === 0) d = this.fetchDecode();
+        const next = (cur + ((info[d] >> Info.LEN_SHIFT) & 15)) & this.ipMask;
+        if (next >>> 0 < cur >>> 0 && this.codeSize === 3) this.ripHi = (curHi + 1) | 0;
         this.ripLo = next;
         execute(this, d);
         this.insns++;

@@ -580,8 +580,15 @@ function bit64(lo: number, hi: number, n: number): number {
 /** Group 2 shift/rotate of r/m by `count` (already read from imm, 1 or CL). */
 export function shiftRm(c: Cpu, d: number, op: number, countRaw: number): void {
   const info = c.store.info[d];
-  if ((info & 0x80) === 0 && (info & 3) === 2 && (op === Sh.SHL || op === Sh.SHR || op === Sh.ROL || op === Sh.ROR || op === Sh.SAL)) {
-    if (shift32Reg(c, (info >> 21) & 31, op, countRaw & 31)) return;
+  if ((info & 0x80) === 0 && (op === Sh.SHL || op === Sh.SHR || op === Sh.ROL || op === Sh.ROR || op === Sh.SAL)) {
+    if ((info & 3) === 2) {
+      shift32Reg(c, (info >> 21) & 31, op, countRaw & 31);
+      return;
+    }
+    if ((info & 3) === 3 && (countRaw & 63) !== 0) {
+      shift64Reg(c, (info >> 21) & 31, op, countRaw & 63);
+      return;
+    }
   }
   const size = osizeOf(c, d);
   const v = readRm(c, d, size);
@@ -741,10 +748,10 @@ export function shiftRm(c: Cpu, d: number, op: number, countRaw: number): void {
 }
 
 /** Fast path for the commonest shifts: a 32-bit register by a non-zero count. */
-function shift32Reg(c: Cpu, r: number, op: number, count: number): boolean {
+function shift32Reg(c: Cpu, r: number, op: number, count: number): void {
   if (count === 0) {
     c.hi[r] = 0; // the 32-bit destination is written even for a zero count
-    return true;
+    return;
   }
   const v = c.lo[r];
   let res: number;
@@ -769,7 +776,7 @@ function shift32Reg(c: Cpu, r: number, op: number, count: number): boolean {
       c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
       c.lo[r] = res;
       c.hi[r] = 0;
-      return true;
+      return;
     default: // ROR
       res = (v >>> count) | (v << (32 - count));
       cf = res >>> 31;
@@ -777,14 +784,62 @@ function shift32Reg(c: Cpu, r: number, op: number, count: number): boolean {
       c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
       c.lo[r] = res;
       c.hi[r] = 0;
-      return true;
+      return;
   }
   // SHL/SHR: SF/ZF/PF from the result through a LOGIC lazy record; CF/OF eager; AF cleared.
   c.lazy(LazyOp.LOGIC, 2, 0, 0, res | 0);
   c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
   c.lo[r] = res | 0;
   c.hi[r] = 0;
-  return true;
+}
+
+/** Fast path: a 64-bit register shifted or rotated by a non-zero count (1-63). */
+function shift64Reg(c: Cpu, r: number, op: number, n: number): void {
+  const lo = c.lo[r];
+  const hi = c.hi[r];
+  let rl: number;
+  let rh: number;
+  let cf: number;
+  let of: number;
+  switch (op) {
+    case Sh.ROL: {
+      rl = shl64(lo, hi, n);
+      rh = shHi;
+      rl |= shr64(lo, hi, 64 - n);
+      rh |= shHi;
+      cf = rl & 1;
+      of = (rh >>> 31) ^ cf;
+      break;
+    }
+    case Sh.ROR: {
+      rl = shr64(lo, hi, n);
+      rh = shHi;
+      rl |= shl64(lo, hi, 64 - n);
+      rh |= shHi;
+      cf = rh >>> 31;
+      of = cf ^ ((rh >>> 30) & 1);
+      break;
+    }
+    case Sh.SHR:
+      rl = shr64(lo, hi, n);
+      rh = shHi;
+      cf = bit64(lo, hi, n - 1);
+      of = hi >>> 31;
+      break;
+    default: // SHL/SAL
+      rl = shl64(lo, hi, n);
+      rh = shHi;
+      cf = bit64(lo, hi, 64 - n);
+      of = (rh >>> 31) ^ cf;
+  }
+  if (op === Sh.ROL || op === Sh.ROR) {
+    c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
+  } else {
+    c.lazy64(LazyOp.LOGIC, 0, 0, 0, 0, rl, rh);
+    c.setArith(Flag.CF | Flag.OF, (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0));
+  }
+  c.lo[r] = rl;
+  c.hi[r] = rh;
 }
 
 /** SHLD/SHRD r/m, reg, imm8/CL (SDM SHLD, SHRD). */

@@ -92,7 +92,11 @@ export function execute(c: Cpu, d: number): void {
     case 0x69: case 0x6b: A.imulTwo(c, d, true); return;
     case 0x6c: case 0x6d: stringOp(c, d, Str.INS); return;
     case 0x6e: case 0x6f: stringOp(c, d, Str.OUTS); return;
-    case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+    case 0x74: // JZ/JNZ: the commonest loop branch
+    case 0x75:
+      if (c.getZF() === (op === 0x74)) C.jumpRel(c, d, s.imm[d]);
+      return;
+    case 0x70: case 0x71: case 0x72: case 0x73: case 0x76: case 0x77:
     case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
       C.jcc(c, d, op & 15);
       return;
