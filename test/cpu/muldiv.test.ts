@@ -130,7 +130,7 @@ function cases(mode: SnippetMode): Case[] {
         const sl = s === 'mem' ? (w === 8 && mode !== 64 ? reg(2, true) : reg(6)) : s;
         const src = s === 'mem' ? `mov ${m.text(w)}, ${locName(sl, w)}\n${op} ${m.text(w)}` : `${op} ${locName(s, w)}`;
         out.push({
-          mode, src, w, kind: isDiv ? 'div' : 'mul', runs: isDiv ? 60 : 30,
+          mode, src, w, kind: isDiv ? 'div' : 'mul', runs: isDiv ? 40 : 20,
           plant: (regs, v) => {
             if (s === 'mem') regs[m.base] = m.baseVal;
             if (!isDiv) {
@@ -166,14 +166,14 @@ function cases(mode: SnippetMode): Case[] {
         plantLoc(regs, sl, w, v[1]);
       };
       out.push({
-        mode, w, kind: 'imul2', runs: 30, src: `${pre}imul ${locName(d, w)}, ${sText}`, plant,
+        mode, w, kind: 'imul2', runs: 20, src: `${pre}imul ${locName(d, w)}, ${sText}`, plant,
         model: (st) => imulTrunc(w, st, d, getLoc(st.regs, d, w), getLoc(st.regs, sl, w)),
       });
       const imms = [1n, -1n, 0x7fn, -0x80n, 0x80n, (1n << BigInt(iw - 1)) - 1n, -(1n << BigInt(iw - 1)),
         ...sample(fc.bigInt({ min: -(1n << BigInt(iw - 1)), max: (1n << BigInt(iw - 1)) - 1n }), 2, w + mode)];
       for (const imm of imms) {
         out.push({
-          mode, w, kind: 'imul2', runs: 6, src: `${pre}imul ${locName(d, w)}, ${sText}, ${immText(imm, iw)}`, plant,
+          mode, w, kind: 'imul2', runs: 4, src: `${pre}imul ${locName(d, w)}, ${sText}, ${immText(imm, iw)}`, plant,
           model: (st) => imulTrunc(w, st, d, getLoc(st.regs, sl, w), trunc(imm, w)),
         });
       }

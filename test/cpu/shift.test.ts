@@ -253,7 +253,7 @@ function runCases(cases: Case[], isDouble: boolean): void {
         const init: CpuState = { regs: initialRegs(c.mode, noise, (regs) => c.plant(regs, v, v2, cl)), rflags: flags };
         runAndCheck(c.mode, c.src, init, (s) => c.model(s));
       }),
-      fcOpts(c.fixedCount === undefined ? 40 : 8, examples),
+      fcOpts(c.fixedCount === undefined ? 25 : 4, examples),
     );
   }
 }
