@@ -71,7 +71,12 @@ export class Machine implements CpuHost {
       x2apic: config.x2apic ?? false,
     });
     for (const p of config.personalities) p.attachPorts?.(this.io);
+    // MMIO devices see the clock at the exact icount of the access (the running vCPU's).
+    this.mem.mmioHook = () => this.syncClock(this.cpus[this.running]);
   }
+
+  /** The vCPU inside run() (MMIO accesses are charged to it). */
+  private running = 0;
 
   /** Ask the run loop to stop after the current instruction and return `exit`. */
   stopWith(exit: VmExit): void {
@@ -95,6 +100,7 @@ export class Machine implements CpuHost {
    */
   run(id: number, maxInsns: number): VmExit {
     const cpu = this.cpus[id];
+    this.running = id;
     if (this.pending !== null) {
       // The caller answered the pending exit; the re-executed instruction consumes it.
       this.answer = this.pending;

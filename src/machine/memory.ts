@@ -33,6 +33,8 @@ export class GuestMemory {
   /** Sorted by base, non-overlapping. Iterated in order (deterministic). */
   readonly mmio: MmioRegion[] = [];
   codeWriteHook: CodeWriteHook | null = null;
+  /** Called before any MMIO access, so the machine can bring the clock to the exact icount. */
+  mmioHook: (() => void) | null = null;
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size <= 0 || size % 4096 !== 0) {
@@ -92,7 +94,10 @@ export class GuestMemory {
   physRead(pa: number, size: number): number {
     if (pa + size <= this.size && this.mmio.length === 0) return this.ramRead(pa, size);
     const r = this.findMmio(pa);
-    if (r !== null) return r.handler.mmioRead(pa - r.base, size);
+    if (r !== null) {
+      this.mmioHook?.();
+      return r.handler.mmioRead(pa - r.base, size);
+    }
     if (pa + size <= this.size) return this.ramRead(pa, size);
     // Unbacked physical memory reads as all ones, writes are dropped (PC behaviour).
     return size === 4 ? -1 : size === 2 ? 0xffff : 0xff;
@@ -101,6 +106,7 @@ export class GuestMemory {
   physWrite(pa: number, size: number, value: number): void {
     const r = this.mmio.length === 0 ? null : this.findMmio(pa);
     if (r !== null) {
+      this.mmioHook?.();
       r.handler.mmioWrite(pa - r.base, size, value);
       return;
     }

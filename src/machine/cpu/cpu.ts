@@ -1173,7 +1173,10 @@ export class Cpu {
       }
       if (this.halted) return Stop.HLT;
       this.breakLoop = false;
-      const r = this.runBatch(limit);
+      // Inside an STI/MOV SS shadow, stop right after it so a pending interrupt is taken
+      // at exactly the first boundary where it is allowed.
+      const r = this.runBatch(this.insns < this.inhibitUntil ? Math.min(limit, this.inhibitUntil) : limit);
+      if (r === Stop.LIMIT && this.insns < limit) continue;
       if (r !== Stop.BREAK) return r;
     }
   }
