@@ -176,12 +176,10 @@ export function execute(c: Cpu, d: number): void {
     case 0xfb: S.sti(c); return;
     case 0xfc: c.flagsReg &= ~Flag.DF; return;
     case 0xfd: c.flagsReg |= Flag.DF; return;
-    case INC_RM:
-    case DEC_RM:
-      A.incDecRm(c, d, op === DEC_RM);
-      return;
     default:
-      if (op >= GROUP_BASE) executeGroup(c, d, op);
+      // Group ops live outside the dense 0x00-0xff range so this switch stays a jump table.
+      if (op === INC_RM || op === DEC_RM) A.incDecRm(c, d, op === DEC_RM);
+      else if (op >= GROUP_BASE) executeGroup(c, d, op);
       else execute0F(c, d, op);
   }
 }
