@@ -13,42 +13,9 @@ import { initialRegs, type CpuState } from '../helpers/cpu-run.js';
 import { reg, locName, getLoc, setLoc, plantLoc, memSlot, immText, type RegLoc } from '../helpers/operands.js';
 import { arbReg, arbFlags, arbNoise, ZERO_NOISE, fcOpts, keyEdges, sample, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
 import { snippetDataValue } from '../oracle/snippet-env.js';
+import { OPS, UNARY, model2, model1, type Op2, type Op1 } from '../helpers/models.js';
 
 const MODES: SnippetMode[] = [16, 32, 64];
-const OPS = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp', 'test'] as const;
-type Op2 = (typeof OPS)[number];
-const UNARY = ['inc', 'dec', 'neg', 'not'] as const;
-type Op1 = (typeof UNARY)[number];
-
-/** SDM: result, whether the destination is written, new status flags, undefined flags. */
-function model2(op: Op2, w: Width, a: bigint, b: bigint, flagsIn: number): { res: bigint; write: boolean; flags: number; undef: number } {
-  const cf = BigInt(flagsIn & CF);
-  let r: { res: bigint; flags: number };
-  let undef = 0;
-  switch (op) {
-    case 'add': r = addFlags(a, b, 0n, w); break;
-    case 'adc': r = addFlags(a, b, cf, w); break;
-    case 'sub': case 'cmp': r = subFlags(a, b, 0n, w); break;
-    case 'sbb': r = subFlags(a, b, cf, w); break;
-    default: {
-      // AND/OR/XOR/TEST: OF, CF cleared; SF, ZF, PF by result; AF undefined.
-      const res = trunc(op === 'or' ? a | b : op === 'xor' ? a ^ b : a & b, w);
-      r = { res, flags: logicFlags(res, w) };
-      undef = AF;
-    }
-  }
-  return { res: r.res, write: op !== 'cmp' && op !== 'test', flags: (flagsIn & ~STATUS) | r.flags, undef };
-}
-
-/** INC/DEC (CF unaffected), NEG (CF = source != 0), NOT (no flags). */
-function model1(op: Op1, w: Width, a: bigint, flagsIn: number): { res: bigint; flags: number } {
-  switch (op) {
-    case 'inc': { const r = addFlags(a, 1n, 0n, w); return { res: r.res, flags: (flagsIn & ~(STATUS & ~CF)) | (r.flags & ~CF) }; }
-    case 'dec': { const r = subFlags(a, 1n, 0n, w); return { res: r.res, flags: (flagsIn & ~(STATUS & ~CF)) | (r.flags & ~CF) }; }
-    case 'neg': { const r = subFlags(0n, a, 0n, w); return { res: r.res, flags: (flagsIn & ~STATUS) | r.flags }; }
-    default: return { res: trunc(~a, w), flags: flagsIn };
-  }
-}
 
 /** Register pairs (destination, source) per mode and width. */
 function regPairs(mode: SnippetMode, w: Width): Array<[RegLoc, RegLoc]> {

@@ -13,16 +13,10 @@ import { reg, locName, getLoc, setLoc, plantLoc, memSlot, type RegLoc } from '..
 import { arbU64, arbReg, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
 import { runCase, type Case } from '../helpers/cases.js';
 import { snippetDataValue } from '../oracle/snippet-env.js';
+import { condition } from '../helpers/models.js';
 
 const MODES: SnippetMode[] = [16, 32, 64];
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
-
-/** SDM vol. 1, table B-1. */
-export function condition(cc: number, f: number): boolean {
-  const cf = (f & CF) !== 0, zf = (f & ZF) !== 0, sf = (f & SF) !== 0, of = (f & OF) !== 0, pf = (f & PF) !== 0;
-  const table = [of, !of, cf, !cf, zf, !zf, cf || zf, !cf && !zf, sf, !sf, pf, !pf, sf !== of, sf === of, zf || sf !== of, !zf && sf === of];
-  return table[cc];
-}
 
 /** Every combination of the five condition flags (plus AF and DF, which no condition reads). */
 const FLAG_COMBOS: number[] = [];

@@ -11,93 +11,10 @@ import type { SnippetMode } from '../../src/machine/snippet.js';
 import { CF, OF, AF, STATUS, mask, trunc, sx, msb, szp, widthsFor, runAndCheck, type Width, type Expected } from '../helpers/x86-ref.js';
 import { initialRegs, type CpuState, RCX } from '../helpers/cpu-run.js';
 import { reg, locName, getLoc, setLoc, plantLoc, memSlot, type RegLoc } from '../helpers/operands.js';
+import { SHIFTS, shiftModel, bit, type ShiftOp } from '../helpers/models.js';
 import { arbReg, arbFlags, arbNoise, ZERO_NOISE, fcOpts, keyEdges, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
 
 const MODES: SnippetMode[] = [16, 32, 64];
-const SHIFTS = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'sal', 'shr', 'sar'] as const;
-type ShiftOp = (typeof SHIFTS)[number];
-
-const bit = (v: bigint, i: number): bigint => (v >> BigInt(i)) & 1n;
-const msbN = (v: bigint, w: number): bigint => bit(v, w - 1);
-
-/** SDM "RCL/RCR/ROL/ROR" and "SAL/SAR/SHL/SHR" Operation, one bit at a time. */
-function shiftModel(op: ShiftOp, w: Width, dest: bigint, count: number, flagsIn: number): { res: bigint; flags: number; undef: number } {
-  const countMask = w === 64 ? 0x3f : 0x1f;
-  const masked = count & countMask;
-  let d = trunc(dest, w);
-  let cf = BigInt(flagsIn & CF);
-  let of = (flagsIn & OF) !== 0 ? 1n : 0n;
-  let flags = flagsIn;
-  let undef = 0;
-  const top = BigInt(w - 1);
-  switch (op) {
-    case 'rol':
-    case 'ror': {
-      let t = masked % w;
-      while (t !== 0) {
-        if (op === 'rol') {
-          const tmp = msbN(d, w);
-          d = trunc((d << 1n) + tmp, w);
-        } else {
-          const tmp = d & 1n;
-          d = (d >> 1n) + (tmp << top);
-        }
-        t--;
-      }
-      if (masked !== 0) {
-        cf = op === 'rol' ? d & 1n : msbN(d, w);
-        if (masked === 1) of = op === 'rol' ? msbN(d, w) ^ cf : msbN(d, w) ^ bit(d, w - 2);
-        else undef |= OF;
-      }
-      flags = (flags & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0);
-      return { res: d, flags, undef };
-    }
-    case 'rcl':
-    case 'rcr': {
-      let t = w === 8 ? masked % 9 : w === 16 ? masked % 17 : masked;
-      if (op === 'rcr' && masked === 1) of = msbN(d, w) ^ cf;
-      while (t !== 0) {
-        if (op === 'rcl') {
-          const tmp = msbN(d, w);
-          d = trunc((d << 1n) + cf, w);
-          cf = tmp;
-        } else {
-          const tmp = d & 1n;
-          d = (d >> 1n) + (cf << top);
-          cf = tmp;
-        }
-        t--;
-      }
-      if (op === 'rcl' && masked === 1) of = msbN(d, w) ^ cf;
-      if (masked !== 1) undef |= OF;
-      flags = (flags & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0);
-      return { res: d, flags, undef };
-    }
-    default: {
-      if (masked === 0) return { res: d, flags, undef };
-      const orig = d;
-      let t = masked;
-      while (t !== 0) {
-        if (op === 'shl' || op === 'sal') {
-          cf = msbN(d, w);
-          d = trunc(d * 2n, w);
-        } else {
-          cf = d & 1n;
-          d = op === 'sar' ? trunc(sx(d, w) >> 1n, w) : d >> 1n;
-        }
-        t--;
-      }
-      if (masked === 1) {
-        of = op === 'shl' || op === 'sal' ? msbN(d, w) ^ cf : op === 'sar' ? 0n : msbN(orig, w);
-      } else undef |= OF;
-      // "CF is undefined for SHL and SHR where the count >= the operand size"; AF undefined.
-      if (op !== 'sar' && masked >= w) undef |= CF;
-      undef |= AF;
-      flags = (flags & ~STATUS) | szp(d, w) | (cf ? CF : 0) | (of ? OF : 0);
-      return { res: d, flags, undef };
-    }
-  }
-}
 
 /** SDM "SHLD"/"SHRD" Operation: DEST shifted, bits from SRC shifted in. */
 function doubleModel(left: boolean, w: Width, dest: bigint, src: bigint, count: number, flagsIn: number): { res: bigint; flags: number; undef: number; resUndef: boolean } {

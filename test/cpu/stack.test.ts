@@ -248,8 +248,56 @@ function enterLeaveCases(mode: SnippetMode): Case[] {
   return out;
 }
 
+/** PUSH/POP of segment registers. Real mode: POP Sreg / MOV Sreg, r / LES load base = sel * 16
+ *  (SDM vol. 3, 20.1.1), seen through a read at the new base. Protected mode: PUSH Sreg pushes
+ *  the selector (with a 32-bit operand size only its low 16 bits are defined). */
+function segCases(mode: SnippetMode): Case[] {
+  const out: Case[] = [];
+  const sels: Record<string, bigint> = mode === 16 ? { es: 0x2000n, cs: 0x1000n, ss: 0n, ds: 0x2000n, fs: 0n, gs: 0n }
+    : mode === 32 ? { es: 0x10n, cs: 8n, ss: 0x10n, ds: 0x10n, fs: 0x10n, gs: 0x10n } : { fs: 0x10n, gs: 0x10n };
+  for (const [sreg, sel] of Object.entries(sels)) {
+    const w = natural(mode);
+    const src = mode === 16 ? `push ${sreg}\npop ax` : `push ${sreg}\npop ${locName(reg(RAX), w)}\nmovzx eax, ax`;
+    out.push({
+      mode, w, runs: 3, src, arbs: [arbU64],
+      plant: (regs, v) => { regs[RAX] = v[0]; },
+      model: (st) => { setLoc(st.regs, reg(RAX), mode === 16 ? 16 : 32, sel); return ok(st); },
+    });
+  }
+  if (mode === 16) {
+    for (const [load, segName] of [['push ax\npop es', 'es'], ['push ax\npop ds', 'ds'], ['mov es, ax', 'es'], ['mov fs, ax', 'fs'], ['push ax\npop gs', 'gs']]) {
+      out.push({
+        mode, w: 16, runs: 6, src: `${load}\nmov dx, word ptr ${segName}:[bx]\nmov cx, ${segName}`,
+        arbs: [fc.bigInt({ min: 0x2000n, max: 0x2f00n }), fc.bigInt({ min: 0n, max: 0xfffn }), arbU64],
+        plant: (regs, v) => { regs[RAX] = (v[2] & ~0xffffn) | v[0]; regs[RBX] = v[1]; },
+        model: (st) => {
+          const sel = st.regs[RAX] & 0xffffn;
+          setLoc(st.regs, reg(RDX), 16, new Mem().read(Number(sel * 16n + (st.regs[RBX] & 0xffffn)), 2));
+          setLoc(st.regs, reg(RCX), 16, sel);
+          return ok(st);
+        },
+      });
+    }
+    // LES/LDS r16, m16:16: offset then selector from memory (the data-area pattern at DS:0x40).
+    for (const op of ['les', 'lds', 'lss', 'lfs', 'lgs']) {
+      const sreg = op.slice(1);
+      out.push({
+        mode, w: 16, runs: 2, src: `${op} bx, dword ptr [0x40]\nmov cx, ${sreg}`, arbs: [arbU64],
+        plant: (regs, v) => { regs[RBX] = v[0]; },
+        model: (st) => {
+          const mem = new Mem();
+          setLoc(st.regs, reg(RBX), 16, mem.read(0x20040, 2));
+          setLoc(st.regs, reg(RCX), 16, mem.read(0x20042, 2));
+          return ok(st);
+        },
+      });
+    }
+  }
+  return out;
+}
+
 void sx;
-const GROUPS = { 'push/pop/pushf/popf': pushPopCases, 'pusha/popa': pushaCases, 'enter/leave': enterLeaveCases };
+const GROUPS = { 'push/pop/pushf/popf': pushPopCases, 'pusha/popa': pushaCases, 'enter/leave': enterLeaveCases, 'segment registers': segCases };
 const PLAN = new Map<string, Case[]>();
 for (const mode of MODES) for (const [name, f] of Object.entries(GROUPS)) PLAN.set(`${mode}:${name}`, f(mode));
 prefetch([...PLAN.values()].flat());
