@@ -1128,6 +1128,7 @@ export class Cpu {
       for (let k = 0; k < n; k++) w[k] = this.mem.physRead(phys + off + k, 1) & 0xff;
     }
     dec.windowLen = n;
+    this.store.reserve();
     const cacheable = this.fetchTable !== null && !this.store.full;
     let slot = cacheable ? this.store.next : 0;
     const st = dec.decode(slot, this.codeSize);
@@ -1186,7 +1187,7 @@ export class Cpu {
    * retired instruction so a device called in the middle of an instruction sees the exact count.
    */
   private runBatch(limit: number): Stop {
-    const info = this.store.info;
+    let info = this.store.info;
     try {
       while (this.insns < limit) {
         const cur = this.ripLo;
@@ -1199,7 +1200,10 @@ export class Cpu {
         const table = this.fetchTable;
         let d = 0;
         if (table !== null && (lin & ~0xfff) === this.fetchLinLo && (this.codeSize === 3 ? curHi : 0) === this.fetchLinHi) d = table[lin & 0xfff];
-        if (d === 0) d = this.fetchDecode();
+        if (d === 0) {
+          d = this.fetchDecode();
+          info = this.store.info; // decoding may have grown the store
+        }
         const next = (cur + ((info[d] >> Info.LEN_SHIFT) & 15)) & this.ipMask;
         if (next >>> 0 < cur >>> 0 && this.codeSize === 3) this.ripHi = (curHi + 1) | 0;
         this.ripLo = next;

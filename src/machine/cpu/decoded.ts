@@ -24,19 +24,39 @@ export const enum Ea {
   SCALE_SHIFT = 10,
 }
 
+/** Most decoded instructions kept before the cache is flushed (about 1 MiB of guest code). */
 export const SLOT_CAPACITY = 1 << 19;
+const INITIAL_SLOTS = 1 << 12;
 
 export class DecodedStore {
-  readonly op = new Int32Array(SLOT_CAPACITY);
-  readonly info = new Int32Array(SLOT_CAPACITY);
-  readonly ea = new Int32Array(SLOT_CAPACITY);
-  readonly disp = new Int32Array(SLOT_CAPACITY);
-  readonly imm = new Int32Array(SLOT_CAPACITY);
-  readonly imm2 = new Int32Array(SLOT_CAPACITY);
+  op = new Int32Array(INITIAL_SLOTS);
+  info = new Int32Array(INITIAL_SLOTS);
+  ea = new Int32Array(INITIAL_SLOTS);
+  disp = new Int32Array(INITIAL_SLOTS);
+  imm = new Int32Array(INITIAL_SLOTS);
+  imm2 = new Int32Array(INITIAL_SLOTS);
   /** Next free slot; slot 0 is the scratch slot for instructions that are not cached. */
   next = 1;
 
+  /** True when no slot is left even after growing: the caller flushes the cache. */
   get full(): boolean {
     return this.next >= SLOT_CAPACITY;
+  }
+
+  /** Make room for one more slot (doubling the arrays up to SLOT_CAPACITY). */
+  reserve(): void {
+    if (this.next < this.op.length || this.op.length >= SLOT_CAPACITY) return;
+    const n = Math.min(this.op.length * 2, SLOT_CAPACITY);
+    const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.op = grow(this.op);
+    this.info = grow(this.info);
+    this.ea = grow(this.ea);
+    this.disp = grow(this.disp);
+    this.imm = grow(this.imm);
+    this.imm2 = grow(this.imm2);
   }
 }
