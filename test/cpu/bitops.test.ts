@@ -153,6 +153,8 @@ function scanModel(op: string, w: Width, st: CpuState, d: RegLoc, v: bigint): Ex
       pop++;
     }
   }
+  // hvsim's CPUID has no BMI1, so F3 0F BC (TZCNT) executes as BSF (SDM TZCNT); LZCNT is ABM.
+  if (op === 'tzcnt') op = 'bsf';
   switch (op) {
     case 'bsf':
     case 'bsr':

@@ -1,5 +1,5 @@
-// The pooled runner of the CPU instruction tests (test/helpers/cpu-run.ts) must give exactly
-// what runSnippet (src/machine/cpu/snippet-runner.ts), the snippet contract's runner, gives:
+// runSnippet reuses one Machine across cases (src/machine/cpu/snippet-runner.ts); it must give
+// exactly what a fresh SnippetRunner gives:
 // same registers, flags, outcome and vector, over snippets that touch memory, the stack,
 // faults and every mode, run in an interleaved order (so state left over from one case would
 // show in the next).
@@ -7,8 +7,8 @@
 import { describe, test, expect } from 'vitest';
 import fc from 'fast-check';
 import type { SnippetMode } from '../../src/machine/snippet.js';
-import { runSnippet } from '../../src/machine/cpu/snippet-runner.js';
-import { runPooled, toGprs, regsWith } from '../helpers/cpu-run.js';
+import { runSnippet, SnippetRunner } from '../../src/machine/cpu/snippet-runner.js';
+import { toGprs, regsWith } from '../helpers/cpu-run.js';
 import { assemble } from '../helpers/asm.js';
 import { arbU64, arbFlags, fcOpts, prefetch, HAVE_AS, ASM_SKIP_REASON } from '../helpers/gen.js';
 
@@ -26,7 +26,7 @@ const SNIPPETS: Array<{ mode: SnippetMode; src: string }> = [
 ];
 prefetch(SNIPPETS);
 
-describe.skipIf(!HAVE_AS)('pooled snippet runner', () => {
+describe.skipIf(!HAVE_AS)('reused snippet runner', () => {
   test('matches runSnippet', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: SNIPPETS.length - 1 }), fc.array(arbU64, { minLength: 8, maxLength: 8 }), arbFlags, (i, vals, flags) => {
@@ -35,7 +35,7 @@ describe.skipIf(!HAVE_AS)('pooled snippet runner', () => {
         const regs = regsWith({}, mode);
         [0, 1, 2, 3, 6, 7].forEach((r, k) => (regs[r] = mode === 16 ? vals[k] & 0x7fffn : mode === 64 ? vals[k] : vals[k] & 0xffffffffn));
         const input = { mode, code, gprs: toGprs(regsWith(Object.fromEntries(regs.map((x, k) => [k, x])), mode)), rflags: flags };
-        expect(runPooled(input)).toEqual(runSnippet(input));
+        expect(runSnippet(input)).toEqual(new SnippetRunner().run(input));
       }),
       fcOpts(40),
     );

@@ -1,99 +1,12 @@
-// Running snippets for the CPU instruction tests, with registers as BigInts.
-//
-// runSnippet (src/machine/cpu/snippet-runner.ts) builds a new Machine per call, which costs
-// ~6 ms (mostly allocating the decoded-instruction store). The instruction tests run tens of
-// thousands of cases, so `run` below keeps one Machine per test worker and puts it back into
-// the snippet environment before each case: the same setup as runSnippet (memory zeroed, the
-// data area pattern, page tables, segments, registers, flags), plus a CPU reset and a flush of
-// the decoded-instruction cache. test/cpu/runner.test.ts checks that both give identical
-// results on a sample of snippets; HVSIM_FRESH_MACHINE=1 makes `run` call runSnippet itself.
-// Only guest memory below 0x30000 (system area, stack, code, data area) and the last page of
-// RAM are re-zeroed between cases: snippets of these tests must not write anywhere else.
+// Running snippets for the CPU instruction tests, with registers as BigInts. The snippet
+// environment itself (memory layout, descriptor tables, paging, a reused Machine) is
+// src/machine/cpu/snippet-runner.ts, the same one the /dev/kvm differential test uses.
 
-import { Machine } from '../../src/machine/machine.js';
-import { ExitKind } from '../../src/machine/exit.js';
-import { Seg, Cr0, Cr4, Efer } from '../../src/machine/cpu/constants.js';
-import { setFlatCs, setFlatData } from '../../src/machine/cpu/system.js';
 import { runSnippet } from '../../src/machine/cpu/snippet-runner.js';
 import type { SnippetInput, SnippetResult, SnippetMode } from '../../src/machine/snippet.js';
-import { SNIPPET_CODE_ADDR, SNIPPET_DATA_ADDR, SNIPPET_DATA_SIZE, SNIPPET_STACK_TOP, snippetDataByte } from '../oracle/snippet-env.js';
+import { SNIPPET_STACK_TOP } from '../oracle/snippet-env.js';
 
-const MEM_SIZE = 0x200000;
-const BUDGET = 100_000;
-const FRESH = process.env.HVSIM_FRESH_MACHINE === '1';
-
-let machine: Machine | null = null;
-const dataPattern = new Uint8Array(SNIPPET_DATA_SIZE);
-for (let i = 0; i < SNIPPET_DATA_SIZE; i++) dataPattern[i] = snippetDataByte(i);
-
-/** The snippet contract on a reused Machine (same environment as runSnippet). */
-export function runPooled(input: SnippetInput): SnippetResult {
-  if (machine === null) {
-    machine = new Machine({
-      memoryBytes: MEM_SIZE, vcpus: 1, unhandledIo: 'ignore', ignoreUnknownMsrs: false, exitOnPause: false, personalities: [],
-    });
-  }
-  const m = machine;
-  const c = m.cpus[0];
-  const ram = m.mem.ram;
-  ram.fill(0, 0, SNIPPET_DATA_ADDR + SNIPPET_DATA_SIZE);
-  ram.fill(0, MEM_SIZE - 0x1000, MEM_SIZE); // the last page (REP tests run into the end of RAM)
-  ram.set(input.code, SNIPPET_CODE_ADDR);
-  ram.set(dataPattern, SNIPPET_DATA_ADDR);
-  c.resetState();
-  c.flushCodeCache();
-  for (let r = 0; r < 16; r++) {
-    c.lo[r] = input.gprs[r][0] | 0;
-    c.hi[r] = input.mode === 64 ? input.gprs[r][1] | 0 : 0;
-  }
-  c.setFlags((input.rflags & 0xcd5) | 2);
-  if (input.mode === 16) {
-    const real = (seg: number, sel: number): void => {
-      c.segSel[seg] = sel;
-      c.segBase[seg] = sel << 4;
-      c.segLimit[seg] = 0xffff;
-    };
-    real(Seg.CS, 0x1000);
-    real(Seg.DS, 0x2000);
-    real(Seg.ES, 0x2000);
-    real(Seg.SS, 0);
-    real(Seg.FS, 0);
-    real(Seg.GS, 0);
-    c.ripLo = 0;
-  } else {
-    c.cr0 = Cr0.PE | Cr0.ET | Cr0.NE;
-    if (input.mode === 64) {
-      m.mem.write32(0x4000, 0x5000 | 3);
-      m.mem.write32(0x5000, 0x6000 | 3);
-      m.mem.write32(0x6000, 0x83);
-      c.cr3Lo = 0x4000;
-      c.cr4 = Cr4.PAE;
-      c.efer = Efer.LME | Efer.LMA;
-      c.cr0 |= Cr0.PG | Cr0.WP;
-      setFlatCs(c, 0x18, 64, 0);
-    } else {
-      setFlatCs(c, 0x08, 32, 0);
-    }
-    for (const s of [Seg.DS, Seg.ES, Seg.FS, Seg.GS, Seg.SS]) setFlatData(c, s, 0x10, 0);
-    c.ripLo = SNIPPET_CODE_ADDR;
-  }
-  if (input.gprs[4][0] === 0 && input.gprs[4][1] === 0) c.lo[4] = SNIPPET_STACK_TOP;
-  c.updateMode(); // (the TLB is empty: resetState flushed it, nothing translated since)
-  let vector = -1;
-  c.exceptionHook = (vec) => {
-    vector = vec;
-    return true;
-  };
-  const exit = m.run(0, BUDGET);
-  const gprs: Array<[number, number]> = [];
-  for (let r = 0; r < 16; r++) gprs.push([c.lo[r] >>> 0, input.mode === 64 ? c.hi[r] >>> 0 : 0]);
-  const rflags = c.getFlags() >>> 0;
-  if (vector >= 0) return { outcome: 'exception', vector, gprs, rflags };
-  if (exit !== null && exit.kind === ExitKind.Shutdown && exit.reason === 'hlt-with-interrupts-off') return { outcome: 'hlt', gprs, rflags };
-  return { outcome: 'timeout', gprs, rflags };
-}
-
-export const run: (input: SnippetInput) => SnippetResult = FRESH ? runSnippet : runPooled;
+export const run: (input: SnippetInput) => SnippetResult = runSnippet;
 
 // ---------------------------------------------------------------------------------------
 // BigInt register state

@@ -1,8 +1,10 @@
 // A model of guest memory for the CPU instruction tests: the bytes written so far over the
-// snippet environment's initial image (zero, and the data-area pattern at 0x20000-0x2ffff, see
+// snippet environment's initial image (the system area below 0x8000, zero, and the data-area
+// pattern at 0x20000-0x2ffff, see src/machine/cpu/snippet-runner.ts and
 // test/oracle/snippet-env.ts), little-endian multi-byte accesses. Addresses are linear.
 
 import { snippetDataByte } from '../oracle/snippet-env.js';
+import { SNIPPET_SYSTEM_IMAGE } from '../../src/machine/cpu/snippet-runner.js';
 
 export class Mem {
   private bytes = new Map<number, number>();
@@ -19,6 +21,7 @@ export class Mem {
   private byte(a: number): number {
     const b = this.bytes.get(a) ?? this.image.get(a);
     if (b !== undefined) return b;
+    if (a >= 0 && a < SNIPPET_SYSTEM_IMAGE.length) return SNIPPET_SYSTEM_IMAGE[a];
     return a >= 0x20000 && a < 0x30000 ? snippetDataByte(a - 0x20000) : 0;
   }
 }

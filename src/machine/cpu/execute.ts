@@ -17,12 +17,11 @@ import { syscall, sysret, sysenter, sysexit, EventKind } from './system.js';
 const INC_RM = GROUP_BASE + Grp.G5_FF * 8;
 const DEC_RM = INC_RM + 1;
 
-export function execute(c: Cpu, d: number): void {
+/** Execute slot d; the caller passes its op id and info word (already loaded for the length). */
+export function execute(c: Cpu, d: number, op: number, info: number): void {
   const s = c.store;
-  const op = s.op[d];
-  // Fast paths: 32-bit register-to-register ALU, MOV and short Jcc.
+  // Fast paths: 32/64-bit register-to-register ALU.
   if (op < 0x40 && (op & 7) < 4) {
-    const info = s.info[d];
     const form = info & (Info.MEM | Info.OSIZE_MASK);
     if (form === 2 || form === 3) {
       const aluOp = op >> 3;
@@ -73,10 +72,10 @@ export function execute(c: Cpu, d: number): void {
     case 0x37: A.aaa(c, false); return;
     case 0x3f: A.aaa(c, true); return;
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-      A.incDecReg(c, op & 7, s.info[d] & Info.OSIZE_MASK, false);
+      A.incDecReg(c, op & 7, info & Info.OSIZE_MASK, false);
       return;
     case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
-      A.incDecReg(c, op & 7, s.info[d] & Info.OSIZE_MASK, true);
+      A.incDecReg(c, op & 7, info & Info.OSIZE_MASK, true);
       return;
     case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
       D.pushReg(c, d);
@@ -108,7 +107,7 @@ export function execute(c: Cpu, d: number): void {
     case 0x8d: D.lea(c, d); return;
     case 0x8e: D.movSegRm(c, d); return;
     case 0x90:
-      if ((s.info[d] >> Info.REP_SHIFT & 3) === 1) {
+      if ((info >> Info.REP_SHIFT & 3) === 1) {
         c.host.pause(c); // F3 90: PAUSE
         return;
       }
@@ -232,7 +231,9 @@ function execute0F(c: Cpu, d: number, op: number): void {
       if ((s.info[d] >> Info.REP_SHIFT & 3) !== 1) c.fault(Vec.UD);
       A.bitScan(c, d, 'popcnt');
       return;
-    case 0x1bc: A.bitScan(c, d, (s.info[d] >> Info.REP_SHIFT & 3) === 1 ? 'tzcnt' : 'bsf'); return;
+    // F3 0F BC is TZCNT only with BMI1, which CPUID does not advertise (BMI1's VEX
+    // instructions are not implemented): without it the encoding runs as BSF (SDM TZCNT).
+    case 0x1bc: A.bitScan(c, d, 'bsf'); return;
     case 0x1bd: A.bitScan(c, d, (s.info[d] >> Info.REP_SHIFT & 3) === 1 ? 'lzcnt' : 'bsr'); return;
     case 0x1c0: case 0x1c1: A.xadd(c, d); return;
     case 0x1c8: case 0x1c9: case 0x1ca: case 0x1cb: case 0x1cc: case 0x1cd: case 0x1ce: case 0x1cf:
