@@ -1188,6 +1188,7 @@ export class Cpu {
    */
   private runBatch(limit: number): Stop {
     let info = this.store.info;
+    let ops = this.store.op;
     try {
       while (this.insns < limit) {
         const cur = this.ripLo;
@@ -1203,11 +1204,13 @@ export class Cpu {
         if (d === 0) {
           d = this.fetchDecode();
           info = this.store.info; // decoding may have grown the store
+          ops = this.store.op;
         }
-        const next = (cur + ((info[d] >> Info.LEN_SHIFT) & 15)) & this.ipMask;
+        const inf = info[d];
+        const next = (cur + ((inf >> Info.LEN_SHIFT) & 15)) & this.ipMask;
         if (next >>> 0 < cur >>> 0 && this.codeSize === 3) this.ripHi = (curHi + 1) | 0;
         this.ripLo = next;
-        execute(this, d);
+        execute(this, d, ops[d], inf);
         this.insns++;
         if (this.breakLoop) return this.halted ? Stop.HLT : Stop.BREAK;
       }
