@@ -55,36 +55,91 @@ export function runVm(cfg: RunConfig, io: { stdout: NodeJS.WritableStream; stder
   if (cfg.kernel === null) return fail(io, '--kernel FILE is required (hvsim has no firmware to boot from disk yet)', STATUS.USAGE);
   let kernel: Uint8Array;
   const modules: { data: Uint8Array; string?: string }[] = [];
+  let reading = cfg.kernel;
   try {
     kernel = new Uint8Array(readFileSync(cfg.kernel));
-    if (cfg.initrd !== null) modules.push({ data: new Uint8Array(readFileSync(cfg.initrd)), string: basename(cfg.initrd) });
-    for (const m of cfg.modules) modules.push({ data: new Uint8Array(readFileSync(m.path)), string: m.string ?? basename(m.path) });
+    if (cfg.initrd !== null) {
+      reading = cfg.initrd;
+      modules.push({ data: new Uint8Array(readFileSync(cfg.initrd)), string: basename(cfg.initrd) });
+    }
+    for (const m of cfg.modules) {
+      reading = m.path;
+      modules.push({ data: new Uint8Array(readFileSync(m.path)), string: m.string ?? basename(m.path) });
+    }
   } catch (e) {
+    // EISDIR comes from read(2), after open(2) succeeded: Node gives no path then, so name the
+    // file being read ourselves.
     const err = e as NodeJS.ErrnoException;
-    return fail(io, `${err.path ?? 'file'}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code ?? err.message}`, STATUS.BAD_INPUT);
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message;
+    return fail(io, `${reading}: ${why}`, STATUS.BAD_INPUT);
   }
 
   // Serial backends: -l comN,stdio | -l comN,/path; COM1 goes to stdout when no -l is given.
-  const sinks: { com1?: ByteSink; com2?: ByteSink } = {};
-  const files: number[] = [];
+  // Every file opened here is closed on every way out of the run (the `finally` below).
+  const serial = new SerialOutputs();
+  try {
+    return runWithSerial(cfg, cfg.kernel, io, kernel, modules, serial);
+  } finally {
+    serial.close();
+  }
+}
+
+/** The serial sinks of one run: line-buffered, flushed at the end, files closed. */
+class SerialOutputs {
+  readonly sinks: { com1?: ByteSink; com2?: ByteSink } = {};
+  private readonly flushers: Array<() => void> = [];
+  private readonly files: number[] = [];
+
+  add(port: 'com1' | 'com2', write: ((chunk: Uint8Array) => void) | null): void {
+    if (write === null) {
+      this.sinks[port] = () => {};
+      return;
+    }
+    const { sink, flush } = lineBufferedSink(write);
+    this.flushers.push(flush);
+    this.sinks[port] = sink;
+  }
+
+  openFile(path: string): number {
+    const fd = openSync(path, 'w');
+    this.files.push(fd);
+    return fd;
+  }
+
+  flush(): void {
+    for (const f of this.flushers) f();
+  }
+
+  close(): void {
+    this.flush();
+    for (const fd of this.files.splice(0)) closeSync(fd);
+  }
+}
+
+function runWithSerial(
+  cfg: RunConfig,
+  kernelPath: string,
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+  kernel: Uint8Array,
+  modules: { data: Uint8Array; string?: string }[],
+  serial: SerialOutputs,
+): RunOutcome {
   const serials = cfg.serial.length > 0 ? cfg.serial : [{ port: 'com1' as const, backend: { kind: 'stdio' as const } }];
   for (const s of serials) {
     if (s.port !== 'com1' && s.port !== 'com2') return fail(io, `-l ${s.port}: only com1 and com2 exist on this machine`, STATUS.USAGE);
-    let sink: ByteSink;
     if (s.backend.kind === 'stdio') {
-      sink = lineBufferedSink((chunk) => io.stdout.write(chunk));
+      serial.add(s.port, (chunk) => io.stdout.write(chunk));
     } else if (s.backend.kind === 'path') {
       let fd: number;
       try {
-        fd = openSync(s.backend.path, 'w');
+        fd = serial.openFile(s.backend.path);
       } catch (e) {
         return fail(io, `-l ${s.port},${s.backend.path}: cannot open (${(e as NodeJS.ErrnoException).code})`, STATUS.BAD_INPUT);
       }
-      files.push(fd);
-      sink = lineBufferedSink((chunk) => writeSync(fd, chunk));
-    } else sink = () => {};
-    sinks[s.port] = sink;
+      serial.add(s.port, (chunk) => writeSync(fd, chunk));
+    } else serial.add(s.port, null);
   }
+  const sinks = serial.sinks;
 
   const vmm = new Vmm();
   let id: number;
@@ -104,9 +159,9 @@ export function runVm(cfg: RunConfig, io: { stdout: NodeJS.WritableStream; stder
   }
   const m = vmm.machine(id);
   try {
-    bootKernel(m, { bytes: kernel, name: cfg.kernel, append: cfg.append, modules });
+    bootKernel(m, { bytes: kernel, name: kernelPath, append: cfg.append, modules });
   } catch (e) {
-    if (e instanceof LoaderError) return fail(io, `${cfg.kernel}: ${e.message}`, STATUS.BAD_INPUT);
+    if (e instanceof LoaderError) return fail(io, `${kernelPath}: ${e.message}`, STATUS.BAD_INPUT);
     throw e;
   }
 
@@ -121,12 +176,11 @@ export function runVm(cfg: RunConfig, io: { stdout: NodeJS.WritableStream; stder
       break;
     }
   } catch (e) {
-    flushSinks(sinks);
+    serial.flush();
     io.stderr.write(`hvsim run: internal error at rip 0x${(cpu.ripLo >>> 0).toString(16)}: ${(e as Error).stack ?? e}\n`);
     return { status: STATUS.INTERNAL_ERROR, exit: null, instructions: cpu.insns };
   }
-  flushSinks(sinks);
-  for (const fd of files) closeSync(fd);
+  serial.flush();
   const status = statusOf(exit);
   if (!cfg.quiet) {
     io.stderr.write(chalk.dim(`hvsim: ${describeExit(exit)} after ${cpu.insns} instructions (${m.clock.nowNs()} virtual ns); status ${status}\n`));
@@ -161,21 +215,15 @@ export function describeExit(e: VmExit): string {
   }
 }
 
-const pendingFlush: Array<() => void> = [];
-function flushSinks(_s: unknown): void {
-  for (const f of pendingFlush.splice(0)) f();
-}
-
-/** A ByteSink that writes whole lines (and the rest at the end) instead of one byte per call. */
-function lineBufferedSink(write: (chunk: Uint8Array) => void): ByteSink {
+/** A ByteSink that writes whole lines (and the rest when flushed) instead of one byte per call. */
+function lineBufferedSink(write: (chunk: Uint8Array) => void): { sink: ByteSink; flush: () => void } {
   let buf = new Uint8Array(256);
   let n = 0;
   const flush = (): void => {
     if (n > 0) write(buf.slice(0, n));
     n = 0;
   };
-  pendingFlush.push(flush);
-  return (byte: number) => {
+  const sink = (byte: number): void => {
     if (n === buf.length) {
       const nb = new Uint8Array(buf.length * 2);
       nb.set(buf);
@@ -184,4 +232,5 @@ function lineBufferedSink(write: (chunk: Uint8Array) => void): ByteSink {
     buf[n++] = byte;
     if (byte === 10) flush();
   };
+  return { sink, flush };
 }
