@@ -802,22 +802,22 @@ function shift64Reg(c: Cpu, r: number, op: number, n: number): void {
   let cf: number;
   let of: number;
   switch (op) {
-    case Sh.ROL: {
-      rl = shl64(lo, hi, n);
-      rh = shHi;
-      rl |= shr64(lo, hi, 64 - n);
-      rh |= shHi;
-      cf = rl & 1;
-      of = (rh >>> 31) ^ cf;
-      break;
-    }
+    case Sh.ROL:
     case Sh.ROR: {
-      rl = shr64(lo, hi, n);
-      rh = shHi;
-      rl |= shl64(lo, hi, 64 - n);
-      rh |= shHi;
-      cf = rh >>> 31;
-      of = cf ^ ((rh >>> 30) & 1);
+      // A right rotation by n is a left rotation by 64 - n; rotate the halves directly.
+      const k = op === Sh.ROL ? n : 64 - n;
+      const a = k >= 32 ? hi : lo;
+      const b = k >= 32 ? lo : hi;
+      const m = k & 31;
+      rl = m === 0 ? a : (a << m) | (b >>> (32 - m));
+      rh = m === 0 ? b : (b << m) | (a >>> (32 - m));
+      if (op === Sh.ROL) {
+        cf = rl & 1;
+        of = (rh >>> 31) ^ cf;
+      } else {
+        cf = rh >>> 31;
+        of = cf ^ ((rh >>> 30) & 1);
+      }
       break;
     }
     case Sh.SHR:
