@@ -7,7 +7,7 @@
 // plus readMemory/writeMemory, which vmd(8) gets by mapping guest memory.
 //
 // Calls that vmm(4) would fail with an errno fail here with a VmmError carrying the same
-// errno name (ENOENT for an unknown VM, EINVAL for bad arguments, EBUSY for a VM mid-exit...).
+// errno name (ENOENT for an unknown VM, EINVAL for bad arguments, ENOMEM for too many VMs).
 
 import { Machine, type MachineConfig } from '../machine/machine.js';
 import { buildPc, type PcDevices, type PcOptions } from '../machine/pc.js';
@@ -15,7 +15,7 @@ import type { VmExit } from '../machine/exit.js';
 import { readRegisters, prepareRegisterWrite, RegisterError, type VcpuRegisters, type VcpuRegistersUpdate } from '../machine/cpu/register-state.js';
 import { createPersonalities, type PersonalityName } from '../hypervisors/index.js';
 
-export type VmmErrno = 'ENOENT' | 'EINVAL' | 'EBUSY' | 'ENOMEM';
+export type VmmErrno = 'ENOENT' | 'EINVAL' | 'ENOMEM';
 
 export class VmmError extends Error {
   constructor(
@@ -76,14 +76,14 @@ interface Vm {
 }
 
 const MAX_VMS = 64;
-const MAX_NAME = 64;
+const MAX_NAME = 128; // as `hvsim run` accepts
 
 export class Vmm {
   private readonly vms = new Map<number, Vm>();
   private nextId = 1;
 
   create(p: VmCreateParams): number {
-    if (typeof p.name !== 'string' || p.name.length === 0 || p.name.length > MAX_NAME) throw new VmmError('EINVAL', 'name must be 1-64 characters');
+    if (typeof p.name !== 'string' || p.name.length === 0 || p.name.length > MAX_NAME) throw new VmmError('EINVAL', `name must be 1-${MAX_NAME} characters`);
     for (const vm of this.vms.values()) if (vm.name === p.name) throw new VmmError('EINVAL', `a VM named ${p.name} exists`);
     if (this.vms.size >= MAX_VMS) throw new VmmError('ENOMEM', 'too many VMs');
     const vcpus = p.vcpus ?? 1;
@@ -175,6 +175,7 @@ export class Vmm {
     const apply = regs === undefined ? null : this.checkRegs(() => prepareRegisterWrite(c, regs));
     c.resetState();
     apply?.();
+    vm.machine.discardPending(vcpu);
   }
 
   /** Inject an external interrupt `vector` (delivered when the vCPU's RFLAGS.IF allows). */
@@ -194,6 +195,7 @@ export class Vmm {
     const vm = this.vm(id);
     const c = vm.machine.cpus[this.vcpu(vm, vcpu)];
     this.checkRegs(() => prepareRegisterWrite(c, regs))();
+    vm.machine.discardPending(vcpu);
   }
 
   readvmparams(id: number, vcpu: number): VmParams {

@@ -170,9 +170,10 @@ function runWithSerial(
   const cpu = m.cpus[0];
   try {
     for (;;) {
-      const left = limit - cpu.insns;
+      // --max-insns counts virtual time in instruction units (retired + idle while halted).
+      const left = limit - m.clock.icount;
       exit = vmm.run(id, 0, { maxInsns: Math.max(1, Math.min(SLICE, left)) });
-      if (exit.kind === ExitKind.Limit && cpu.insns < limit) continue;
+      if (exit.kind === ExitKind.Limit && m.clock.icount < limit) continue;
       break;
     }
   } catch (e) {

@@ -223,7 +223,7 @@ export function digestParts<D extends DigestDevices<D>>(m: Machine, devices?: D)
         idleInsns: m.idleInsns,
       }),
     ),
-    pending: hashString(canonicalJson(m.pendingExit)),
+    pending: hashString(canonicalJson(m.cpus.map((_, i) => m.pendingExit(i)))),
     devices: hashString(canonicalJson(devState)),
   };
 }

@@ -46,10 +46,10 @@ export class Machine implements CpuHost {
   interrupts: InterruptSource | null = null;
   /** Virtual time spent halted (idle skips), in instruction units. */
   idleInsns = 0;
-  /** An exit waiting for the caller's answer (re-executed on the next run). */
-  private pending: VmExit | null = null;
-  /** The answered exit the re-executed instruction consumes. */
-  private answer: VmExit | null = null;
+  /** Per vCPU: an exit waiting for the caller's answer (re-executed on the next run). */
+  private readonly pending: (VmExit | null)[] = [];
+  /** Per vCPU: the answered exit the re-executed instruction consumes. */
+  private readonly answer: (VmExit | null)[] = [];
   /** A terminal or notification exit to return after the current instruction retires. */
   private stopAfter: VmExit | null = null;
   /** Interrupts injected through the API (VMM_IOC_INTR), per vCPU, in order. */
@@ -64,6 +64,8 @@ export class Machine implements CpuHost {
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new Cpu(this.mem, this, i));
       this.injected.push([]);
+      this.pending.push(null);
+      this.answer.push(null);
     }
     this.cpuidModel = new CpuidModel({
       vcpus: config.vcpus,
@@ -81,7 +83,10 @@ export class Machine implements CpuHost {
   /** Ask the run loop to stop after the current instruction and return `exit`. */
   stopWith(exit: VmExit): void {
     this.stopAfter = exit;
-    for (const c of this.cpus) c.breakLoop = true;
+    for (const c of this.cpus) {
+      c.breakLoop = true;
+      c.stopRequest = true;
+    }
   }
 
   /** Bring the clock to the CPU's exact position (called before any device sees time). */
@@ -94,56 +99,59 @@ export class Machine implements CpuHost {
   // ---------------------------------------------------------------------------------------
 
   /**
-   * Run vCPU `id` until the next exit the caller must see, or until it has retired
-   * `maxInsns` more instructions. Deterministic: the same state and inputs give the same exit
-   * at the same icount.
+   * Run vCPU `id` until the next exit the caller must see, or until `maxInsns` more
+   * instruction times have passed on the virtual clock (retired instructions plus idle time
+   * skipped while halted, so a halted vCPU reaches its limit too). Deterministic: the same
+   * state and inputs give the same exit at the same icount.
    */
   run(id: number, maxInsns: number): VmExit {
     const cpu = this.cpus[id];
     this.running = id;
-    if (this.pending !== null) {
+    if (this.pending[id] !== null) {
       // The caller answered the pending exit; the re-executed instruction consumes it.
-      this.answer = this.pending;
-      this.pending = null;
+      this.answer[id] = this.pending[id];
+      this.pending[id] = null;
     }
-    const limit = cpu.insns + maxInsns;
+    this.syncClock(cpu);
+    const timeLimit = this.clock.icount + maxInsns;
     for (;;) {
       if (cpu.shutdown) return { kind: ExitKind.Shutdown, reason: 'triple-fault' };
       this.syncClock(cpu);
       this.clock.fireDue();
       if (this.stopAfter !== null) return this.takeStop();
-      const untilTimer = this.clock.nextDeadline() - this.clock.icount;
-      const batchLimit = Math.min(limit, cpu.insns + Math.max(1, untilTimer));
-      const stop = cpu.run(batchLimit);
+      const now = this.clock.icount;
+      if (now >= timeLimit) return { kind: ExitKind.Limit };
+      const budget = Math.min(timeLimit - now, Math.max(1, this.clock.nextDeadline() - now));
+      const stop = cpu.run(cpu.insns + budget);
       this.syncClock(cpu);
       if (this.stopAfter !== null) return this.takeStop();
       switch (stop) {
-        case Stop.EXIT: {
-          const ex = this.pending!;
-          return ex;
-        }
+        case Stop.EXIT:
+          return this.pending[id]!;
         case Stop.SHUTDOWN:
           return { kind: ExitKind.Shutdown, reason: 'triple-fault' };
-        case Stop.LIMIT:
-          if (cpu.insns >= limit) return { kind: ExitKind.Limit };
-          break;
         case Stop.HLT: {
           if ((cpu.flagsReg & Flag.IF) === 0 && !cpu.nmiPending) {
             return { kind: ExitKind.Shutdown, reason: 'hlt-with-interrupts-off' };
           }
           if (this.interruptPending(cpu)) break; // delivered at the top of cpu.run
-          // Idle: jump virtual time to the next timer event (HLT skips idle time).
+          // Idle: jump virtual time to the next timer event (HLT skips idle time), but not
+          // past the caller's limit.
           const next = this.clock.nextDeadline();
           if (next === Infinity) return { kind: ExitKind.Hlt };
-          this.idleInsns += Math.max(0, next - this.clock.icount);
-          this.syncClock(cpu);
-          this.clock.fireDue();
+          this.idleInsns += Math.max(0, Math.min(next, timeLimit) - this.clock.icount);
           break;
         }
         default:
-          break;
+          break; // LIMIT (a timer is due, or the time limit: checked at the top) or BREAK
       }
     }
+  }
+
+  /** Forget an exit waiting for an answer, and any answer not consumed yet (resetcpu, writeregs). */
+  discardPending(vcpu: number): void {
+    this.pending[vcpu] = null;
+    this.answer[vcpu] = null;
   }
 
   private takeStop(): VmExit {
@@ -152,9 +160,9 @@ export class Machine implements CpuHost {
     return e;
   }
 
-  /** The exit waiting for an answer, if any (the API fills it in before the next run). */
-  get pendingExit(): VmExit | null {
-    return this.pending;
+  /** The exit of vCPU `vcpu` waiting for an answer, if any (the API fills it in before the next run). */
+  pendingExit(vcpu: number): VmExit | null {
+    return this.pending[vcpu];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -165,10 +173,10 @@ export class Machine implements CpuHost {
     this.syncClock(cpu);
     const h = this.io.handlerFor(port);
     if (h !== null) return h.ioRead(port, size);
-    const ans = this.takeAnswer(ExitKind.Io) as IoExit | null;
+    const ans = this.takeAnswer(cpu.id, ExitKind.Io) as IoExit | null;
     if (ans !== null && ans.port === port && ans.size === size && !ans.write) return ans.value;
     if (this.config.unhandledIo === 'ignore') return size === 1 ? 0xff : size === 2 ? 0xffff : -1;
-    this.pending = { kind: ExitKind.Io, port, size: size as 1 | 2 | 4, write: false, value: 0 };
+    this.pending[cpu.id] = { kind: ExitKind.Io, port, size: size as 1 | 2 | 4, write: false, value: 0 };
     cpu.requestExit();
   }
 
@@ -179,17 +187,17 @@ export class Machine implements CpuHost {
       h.ioWrite(port, size, value);
       return;
     }
-    const ans = this.takeAnswer(ExitKind.Io) as IoExit | null;
+    const ans = this.takeAnswer(cpu.id, ExitKind.Io) as IoExit | null;
     if (ans !== null && ans.port === port && ans.size === size && ans.write) return;
     if (this.config.unhandledIo === 'ignore') return;
-    this.pending = { kind: ExitKind.Io, port, size: size as 1 | 2 | 4, write: true, value: value >>> 0 };
+    this.pending[cpu.id] = { kind: ExitKind.Io, port, size: size as 1 | 2 | 4, write: true, value: value >>> 0 };
     cpu.requestExit();
   }
 
-  private takeAnswer(kind: ExitKind): VmExit | null {
-    const a = this.answer;
+  private takeAnswer(vcpu: number, kind: ExitKind): VmExit | null {
+    const a = this.answer[vcpu];
     if (a === null || a.kind !== kind) return null;
-    this.answer = null;
+    this.answer[vcpu] = null;
     return a;
   }
 

@@ -72,7 +72,7 @@ export class GuestMemory {
 
   /** True if [pa, pa+len) lies wholly in RAM. */
   isRam(pa: number, len: number): boolean {
-    return pa >= 0 && len >= 0 && pa + len <= this.size && this.findMmioOverlap(pa, len) === null;
+    return Number.isInteger(pa) && Number.isInteger(len) && pa >= 0 && len >= 0 && pa + len <= this.size && this.findMmioOverlap(pa, len) === null;
   }
 
   private findMmioOverlap(pa: number, len: number): MmioRegion | null {

@@ -137,6 +137,8 @@ export class Cpu {
   insns = 0;
   /** Set by instructions that change what the run loop must check (I/O, IF, mode...). */
   breakLoop = false;
+  /** Set by the machine: return from run() after the current instruction. */
+  stopRequest = false;
   /** Exception being raised. */
   excVec = 0;
   excErr = -1;
@@ -1177,6 +1179,11 @@ export class Cpu {
       // Inside an STI/MOV SS shadow, stop right after it so a pending interrupt is taken
       // at exactly the first boundary where it is allowed.
       const r = this.runBatch(this.insns < this.inhibitUntil ? Math.min(limit, this.inhibitUntil) : limit);
+      if (this.stopRequest) {
+        // The machine asked to stop after this instruction (debug-exit, reset, PAUSE exit).
+        this.stopRequest = false;
+        return r;
+      }
       if (r === Stop.LIMIT && this.insns < limit) continue;
       if (r !== Stop.BREAK) return r;
     }

@@ -103,6 +103,8 @@ export function writeRegisters(c: Cpu, u: VcpuRegistersUpdate): void {
 /** Validate a register update (RegisterError if invalid) and return the function that applies it. */
 export function prepareRegisterWrite(c: Cpu, u: VcpuRegistersUpdate): () => void {
   const ops: Array<() => void> = [];
+  // Fields a partial update leaves out keep their current values.
+  const now = readRegisters(c);
   for (const [name, v] of Object.entries(u.gprs ?? {})) {
     const val = checkU64(`gprs.${name}`, v);
     if (name === 'rip') ops.push(() => ((c.ripLo = lo32(val)), (c.ripHi = hi32(val))));
@@ -117,10 +119,12 @@ export function prepareRegisterWrite(c: Cpu, u: VcpuRegistersUpdate): () => void
   }
   for (const [name, v] of Object.entries(u.segments ?? {})) {
     if (v === undefined) continue;
-    const sel = checkU32(`segments.${name}.selector`, v.selector ?? 0);
-    const base = checkU64(`segments.${name}.base`, v.base ?? 0n);
-    const limit = checkU32(`segments.${name}.limit`, v.limit ?? 0);
-    const attr = checkU32(`segments.${name}.attributes`, v.attributes ?? 0);
+    const cur = (now.segments as Record<string, SegmentRegister | undefined>)[name];
+    if (cur === undefined) throw new RegisterError(`segments.${name}: no such segment register`);
+    const sel = checkU32(`segments.${name}.selector`, v.selector ?? cur.selector);
+    const base = checkU64(`segments.${name}.base`, v.base ?? cur.base);
+    const limit = checkU32(`segments.${name}.limit`, v.limit ?? cur.limit);
+    const attr = checkU32(`segments.${name}.attributes`, v.attributes ?? cur.attributes);
     if (sel > 0xffff) throw new RegisterError(`segments.${name}.selector: above 0xffff`);
     const seg = SEGS.find(([n]) => n === name);
     if (seg !== undefined) {
@@ -141,8 +145,8 @@ export function prepareRegisterWrite(c: Cpu, u: VcpuRegistersUpdate): () => void
   for (const t of ['gdtr', 'idtr'] as const) {
     const v = u[t];
     if (v === undefined) continue;
-    const base = checkU64(`${t}.base`, v.base ?? 0n);
-    const limit = checkU32(`${t}.limit`, v.limit ?? 0);
+    const base = checkU64(`${t}.base`, v.base ?? now[t].base);
+    const limit = checkU32(`${t}.limit`, v.limit ?? now[t].limit);
     if (limit > 0xffff) throw new RegisterError(`${t}.limit: above 0xffff`);
     ops.push(() => {
       if (t === 'gdtr') ((c.gdtBaseLo = lo32(base)), (c.gdtBaseHi = hi32(base)), (c.gdtLimit = limit));
