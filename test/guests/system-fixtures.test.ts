@@ -110,16 +110,9 @@ const QEMU72_DEVIATIONS: Record<string, Array<{ qemu: string; sdm: string; why: 
   ],
 };
 
-/** Checks hvsim gets wrong today (the "ok" line QEMU prints), with the smallest reproducer. */
-const KNOWN_HVSIM_BUGS: Record<string, string[]> = {
-  // RFLAGS.TF is not implemented: no single-step #DB after an instruction that began with
-  // TF=1 (SDM vol. 3B 18.3.1.4). Reproducer: sys-exceptions.S, "pushfq; orq $0x100,(%rsp);
-  // popfq; nop" must trap to vector 1 with RIP = tf_next and DR6.BS set.
-  'sys-exceptions': [
-    'ok #DB single-step trap after the instruction following popf (TF)',
-    'ok DR6.BS set by the single-step trap',
-  ],
-};
+/** Checks hvsim gets wrong today (the "ok" line QEMU prints), with the smallest reproducer.
+ *  Empty: the last entry (RFLAGS.TF single-step) was fixed in the CPU. */
+const KNOWN_HVSIM_BUGS: Record<string, string[]> = {};
 
 const QEMU_OUTPUT: Record<string, string[]> = {
   'sys-exceptions': [

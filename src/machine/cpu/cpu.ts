@@ -1176,6 +1176,11 @@ export class Cpu {
       }
       if (this.halted) return Stop.HLT;
       this.breakLoop = false;
+      if ((this.flagsReg & Flag.TF) !== 0) {
+        const r = this.singleStep();
+        if (r !== Stop.BREAK) return r;
+        continue;
+      }
       // Inside an STI/MOV SS shadow, stop right after it so a pending interrupt is taken
       // at exactly the first boundary where it is allowed.
       const r = this.runBatch(this.insns < this.inhibitUntil ? Math.min(limit, this.inhibitUntil) : limit);
@@ -1236,6 +1241,35 @@ export class Cpu {
       }
       return Stop.BREAK;
     }
+  }
+
+  /** Events delivered so far (lets single-step tell a plain instruction from one that delivered). */
+  deliveries = 0;
+
+  /**
+   * RFLAGS.TF was set at the start of the next instruction: run exactly that instruction,
+   * then take the single-step #DB trap with DR6.BS (SDM vol. 3, 18.3.1.4), unless the
+   * instruction faulted or delivered an event of its own.
+   */
+  private singleStep(): Stop {
+    const before = this.insns;
+    const deliveries = this.deliveries;
+    const r = this.runBatch(before + 1);
+    if (this.insns === before + 1 && this.deliveries === deliveries && !this.shutdown && r !== Stop.EXIT) {
+      this.drLo[6] |= 0x4000;
+      this.halted = false;
+      try {
+        if (!this.deliver(Vec.DB, -1, EventKind.FAULT)) return Stop.SHUTDOWN;
+      } catch (e) {
+        if (e === CPU_EXIT) return Stop.EXIT;
+        throw e;
+      }
+    }
+    if (this.stopRequest) {
+      this.stopRequest = false;
+      return r === Stop.LIMIT ? Stop.BREAK : r;
+    }
+    return r === Stop.LIMIT || r === Stop.HLT ? (this.halted ? Stop.HLT : Stop.BREAK) : r;
   }
 
   /** Deliver an event; false on triple fault (the CPU is then shut down). */

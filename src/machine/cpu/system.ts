@@ -325,6 +325,7 @@ function isContributory(v: number): boolean {
 /** Deliver an interrupt or exception, applying the #DF / triple-fault rules for nested faults. */
 export function deliverEvent(c: Cpu, vec: number, err: number, kind: EventKind): void {
   if (c.exceptionHook !== null && kind !== EventKind.EXTERNAL && c.exceptionHook(vec, err)) throw CPU_EXIT;
+  c.deliveries++;
   const prev = c.deliveringVec;
   c.deliveringVec = vec;
   c.deliveryDepth++;
