@@ -10,6 +10,7 @@
 import type { GuestMemory } from '../memory.js';
 import { DecodedStore, Info, Ea } from './decoded.js';
 import { Decoder, DecodeStatus } from './decoder.js';
+import { ENDS_BLOCK } from './opcode-table.js';
 import { LazyOp, SIGN_BIT, PARITY, ult64 } from './flags.js';
 import { Flag, Cr0, Cr4, Efer, Seg, Vec, PfErr, ARITH_FLAGS, FLAGS_FIXED1, DescAttr } from './constants.js';
 import { execute } from './execute.js';
@@ -1119,36 +1120,69 @@ export class Cpu {
       this.flushCodeCache();
       this.refreshFetch(linLo, linHi);
     }
+    this.store.reserve();
     const dec = this.decoder;
     const w = dec.window;
     const phys = this.fetchPhys;
-    // Bytes available in this page.
-    let n = Math.min(16, 4096 - off);
-    if (phys + 4096 <= this.ramSize) {
-      for (let k = 0; k < n; k++) w[k] = this.ram[phys + off + k];
-    } else {
-      for (let k = 0; k < n; k++) w[k] = this.mem.physRead(phys + off + k, 1) & 0xff;
-    }
-    dec.windowLen = n;
-    this.store.reserve();
-    const cacheable = this.fetchTable !== null && !this.store.full;
-    let slot = cacheable ? this.store.next : 0;
-    const st = dec.decode(slot, this.codeSize);
+    const table = this.fetchTable;
+    const cacheable = table !== null && !this.store.full;
+    this.fillWindow(phys, off);
+    const first = cacheable ? this.store.next : 0;
+    const st = dec.decode(first, this.codeSize);
     if (st === DecodeStatus.NEED_MORE) {
       // The instruction continues on the next page: fetch it (may #PF) and do not cache.
+      const n = dec.windowLen;
       const nextLo = (linLo - off + 4096) | 0;
       const nextHi = nextLo === 0 ? (linHi + 1) | 0 : linHi;
       const pa = this.translate(nextLo, nextHi, Access.EXEC, this.cpl === 3);
       for (let k = n; k < 16; k++) w[k] = this.mem.physRead(pa + (k - n), 1) & 0xff;
       dec.windowLen = 16;
       dec.decode(0, this.codeSize);
+      this.store.rem[0] = 1;
       return 0;
     }
-    if (cacheable && slot !== 0) {
-      this.store.next++;
-      this.fetchTable![off] = slot;
+    if (!cacheable) {
+      this.store.rem[0] = 1;
+      return 0;
     }
-    return slot;
+    // Decode the rest of the straight-line block into the following slots, so the run loop
+    // steps slot by slot without looking each instruction up (QEMU's translation blocks, in
+    // decoded form). The block stops at a control transfer, the page end, an instruction
+    // already decoded, or 32 instructions.
+    const s = this.store;
+    let slot = first;
+    let o = off;
+    s.next++;
+    table[o] = slot;
+    let count = 1;
+    while (count < 32 && ENDS_BLOCK[s.op[slot]] === 0) {
+      o += this.decoder.length;
+      if (o >= 4096 || table[o] !== 0) break;
+      s.reserve();
+      if (s.full) break;
+      this.fillWindow(phys, o);
+      const next = s.next;
+      if (dec.decode(next, this.codeSize) !== DecodeStatus.OK) break; // page end or #UD: decode it when reached
+      slot = next;
+      s.next++;
+      table[o] = slot;
+      count++;
+    }
+    for (let i = 0; i < count; i++) s.rem[first + i] = count - i;
+    return first;
+  }
+
+  /** Copy the bytes of the code page at `off` (up to 16, not past the page) into the decoder window. */
+  private fillWindow(phys: number, off: number): void {
+    const dec = this.decoder;
+    const w = dec.window;
+    const n = Math.min(16, 4096 - off);
+    if (phys + 4096 <= this.ramSize) {
+      for (let k = 0; k < n; k++) w[k] = this.ram[phys + off + k];
+    } else {
+      for (let k = 0; k < n; k++) w[k] = this.mem.physRead(phys + off + k, 1) & 0xff;
+    }
+    dec.windowLen = n;
   }
 
   // =====================================================================================
@@ -1199,6 +1233,7 @@ export class Cpu {
    * retired instruction so a device called in the middle of an instruction sees the exact count.
    */
   private runBatch(limit: number): Stop {
+    if (this.codeSize === 3) return this.runBatch64(limit);
     let info = this.store.info;
     let ops = this.store.op;
     try {
@@ -1241,6 +1276,76 @@ export class Cpu {
       }
       return Stop.BREAK;
     }
+  }
+
+  /**
+   * runBatch specialised for 64-bit mode, the hot case: no CS base, no IP wrap at 16 bits,
+   * and the retired count kept in a local that is published to `insns` before each
+   * instruction (so devices and faults still see the exact count).
+   */
+  private runBatch64(limit: number): Stop {
+    try {
+      return this.loop64(limit);
+    } catch (e) {
+      // this.insns holds the count before the faulting instruction (it does not retire).
+      this.ripLo = this.curLo;
+      this.ripHi = this.curHi;
+      if (e === CPU_EXIT) return Stop.EXIT;
+      if (e !== CPU_FAULT) throw e;
+      try {
+        if (!this.deliver(this.excVec, this.excErr, EventKind.FAULT)) return Stop.SHUTDOWN;
+      } catch (e2) {
+        if (e2 === CPU_EXIT) return Stop.EXIT;
+        throw e2;
+      }
+      return Stop.BREAK;
+    }
+  }
+
+  /** The 64-bit interpreter loop proper (kept free of try/catch so V8 optimises it fully). */
+  private loop64(limit: number): Stop {
+    const s = this.store;
+    let info = s.info;
+    let ops = s.op;
+    let rem = s.rem;
+    let n = this.insns;
+    while (n < limit) {
+      const cur0 = this.ripLo;
+      const curHi = this.ripHi;
+      this.curLo = cur0; // a fetch fault reports the instruction being fetched
+      this.curHi = curHi; // RIP's high half cannot change inside a block
+      const table = this.fetchTable;
+      let d = 0;
+      if (table !== null && (cur0 & ~0xfff) === this.fetchLinLo && curHi === this.fetchLinHi) d = table[cur0 & 0xfff];
+      if (d === 0) {
+        this.insns = n;
+        d = this.fetchDecode();
+        info = s.info; // decoding may have grown the store
+        ops = s.op;
+        rem = s.rem;
+      }
+      // Step through the straight-line block: the next slot is d + 1.
+      let left = rem[d];
+      for (;;) {
+        this.insns = n;
+        const cur = this.ripLo;
+        this.curLo = cur;
+        const inf = info[d];
+        const next = (cur + ((inf >> Info.LEN_SHIFT) & 15)) | 0;
+        if (next >>> 0 < cur >>> 0) this.ripHi = (curHi + 1) | 0;
+        this.ripLo = next;
+        execute(this, d, ops[d], inf);
+        n++;
+        if (this.breakLoop) {
+          this.insns = n;
+          return this.halted ? Stop.HLT : Stop.BREAK;
+        }
+        if (--left === 0 || this.ripLo !== next || n >= limit) break;
+        d++;
+      }
+    }
+    this.insns = n;
+    return Stop.LIMIT;
   }
 
   /** Events delivered so far (lets single-step tell a plain instruction from one that delivered). */

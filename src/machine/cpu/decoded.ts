@@ -35,6 +35,9 @@ export class DecodedStore {
   disp = new Int32Array(INITIAL_SLOTS);
   imm = new Int32Array(INITIAL_SLOTS);
   imm2 = new Int32Array(INITIAL_SLOTS);
+  /** Instructions left in the straight-line block from this slot on, this one included (>= 1):
+   *  slots d..d+rem[d]-1 are consecutive instructions with no control transfer before the last. */
+  rem = new Int32Array(INITIAL_SLOTS);
   /** Next free slot; slot 0 is the scratch slot for instructions that are not cached. */
   next = 1;
 
@@ -58,5 +61,6 @@ export class DecodedStore {
     this.disp = grow(this.disp);
     this.imm = grow(this.imm);
     this.imm2 = grow(this.imm2);
+    this.rem = grow(this.rem);
   }
 }

@@ -211,3 +211,15 @@ group(T + 0xc7, Grp.G9_0FC7, 0, Imm.NONE, ['', 'cmpxchg8b', '', '', '', '', 'rdr
 def(range(T + 0xc8, T + 0xcf), 0, Imm.NONE, 'bswap');
 group(T + 0xae, Grp.G15_0FAE, 0, Imm.NONE, ['fxsave', 'fxrstor', 'ldmxcsr', 'stmxcsr', 'xsave', 'xrstor', 'xsaveopt', 'clflush']);
 def(T + 0xff, Op.MODRM, Imm.NONE, 'ud0');
+
+/**
+ * Ops after which a straight-line block ends: every control transfer, and instructions that
+ * fault or stop by design. (Instructions that change modes or devices end the run loop's
+ * batch through breakLoop instead.)
+ */
+export const ENDS_BLOCK = new Uint8Array(OP_COUNT);
+for (const op of [
+  ...range(0x70, 0x7f), ...range(0xe0, 0xe3), 0xe8, 0xe9, 0xea, 0xeb, 0x9a, 0xc2, 0xc3, 0xca, 0xcb,
+  0xcc, 0xcd, 0xce, 0xcf, 0xf1, 0xf4, ...range(T + 0x80, T + 0x8f), T + 0x05, T + 0x07, T + 0x0b, T + 0x34, T + 0x35,
+  T + 0xb9, T + 0xff, 0x3ff, gop(Grp.G5_FF, 2), gop(Grp.G5_FF, 3), gop(Grp.G5_FF, 4), gop(Grp.G5_FF, 5),
+]) ENDS_BLOCK[op] = 1;
