@@ -21,12 +21,14 @@ export interface HypervisorPersonality {
    * CPUID leaves of this personality relative to its base (leaf - base, 0..0xff);
    * false if the leaf is not one of its own (the machine then answers zeros).
    * `base` is where the machine placed it (0x40000000, 0x40000100, ...).
+   * `vcpu` (optional, 0 when omitted) is the index of the asking vCPU: a few leaves are per vCPU
+   * (Xen's HVM leaf reports the vCPU id).
    */
-  cpuid(offset: number, subleaf: number, base: number, out: Int32Array): boolean;
-  /** Return true if handled (out filled), false if not this personality's MSR. */
-  rdmsr?(msr: number, out: Int32Array): boolean;
-  /** 'ok', 'gp' (its MSR, bad value) or 'no' (not its MSR). */
-  wrmsr?(msr: number, lo: number, hi: number): 'ok' | 'gp' | 'no';
+  cpuid(offset: number, subleaf: number, base: number, out: Int32Array, vcpu?: number): boolean;
+  /** Return true if handled (out filled), false if not this personality's MSR. `vcpu` as for cpuid. */
+  rdmsr?(msr: number, out: Int32Array, vcpu?: number): boolean;
+  /** 'ok', 'gp' (its MSR, bad value) or 'no' (not its MSR). `vcpu` as for cpuid. */
+  wrmsr?(msr: number, lo: number, hi: number, vcpu?: number): 'ok' | 'gp' | 'no';
   /** Return true if the hypercall was handled (registers updated). */
   hypercall?(regs: HypercallRegs): boolean;
   attachPorts?(bus: PortIoBus): void;

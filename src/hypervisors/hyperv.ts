@@ -1,0 +1,301 @@
+// Hyper-V's CPUID leaves (TLFS feature-discovery.md; spec digest §1.4) and the storage semantics of
+// its synthetic MSRs (§3.8, §6.1, §6.2).
+//
+// PENDING (needs the machine's guest-memory accessor / virtual clock, to be wired by the lead):
+// the hypercall page overlay at the HYPERCALL MSR's GPFN, the reference TSC page contents at the
+// REFERENCE_TSC GPFN, SynIC message/event pages, hypercalls. TIME_REF_COUNT reads the clock through
+// the optional `refTime100ns` input and is unhandled without it.
+
+import type { HypervisorPersonality } from './personality.js';
+import { DEFAULT_APIC_KHZ, DEFAULT_TSC_KHZ, setRegs, splitU64, vendorLeaf, type PersonalityOptions } from './cpuid-util.js';
+
+/** §1.1: vendor signature and the interface id of leaf 0x40000001. */
+export const HYPERV_SIGNATURE = 'Microsoft Hv';
+export const HYPERV_INTERFACE_HV1 = 0x31237648; // 'Hv#1' (§1.1, §1.4)
+
+/** Leaf offsets (§1.4). */
+export const HYPERV_CPUID_VENDOR_AND_MAX = 0x00;
+export const HYPERV_CPUID_INTERFACE = 0x01;
+export const HYPERV_CPUID_VERSION = 0x02;
+export const HYPERV_CPUID_FEATURES = 0x03;
+export const HYPERV_CPUID_ENLIGHTMENT_INFO = 0x04;
+export const HYPERV_CPUID_IMPLEMENT_LIMITS = 0x05;
+export const HYPERV_CPUID_HW_FEATURES = 0x06;
+
+/** Partition privilege mask, low dword (0x40000003 EAX, §1.4). */
+export const HV_MSR_VP_RUNTIME_AVAILABLE = 1 << 0;
+export const HV_MSR_TIME_REF_COUNT_AVAILABLE = 1 << 1;
+export const HV_MSR_SYNIC_AVAILABLE = 1 << 2;
+export const HV_MSR_SYNTIMER_AVAILABLE = 1 << 3;
+export const HV_MSR_APIC_ACCESS_AVAILABLE = 1 << 4;
+export const HV_MSR_HYPERCALL_AVAILABLE = 1 << 5;
+export const HV_MSR_VP_INDEX_AVAILABLE = 1 << 6;
+export const HV_MSR_RESET_AVAILABLE = 1 << 7;
+export const HV_MSR_REFERENCE_TSC_AVAILABLE = 1 << 9;
+export const HV_ACCESS_FREQUENCY_MSRS = 1 << 11;
+/** High dword (0x40000003 EBX, §1.4). */
+export const HV_POST_MESSAGES = 1 << 4;
+export const HV_SIGNAL_EVENTS = 1 << 5;
+/** 0x40000003 EDX (§1.4): bit 8 guest can read the TSC/APIC frequency MSRs. */
+export const HV_FEATURE_FREQUENCY_MSRS_AVAILABLE = 1 << 8;
+/** 0x40000004 EAX (§1.4): bit 5 relaxed timing (disable watchdogs). */
+export const HV_X64_RELAXED_TIMING_RECOMMENDED = 1 << 5;
+
+/**
+ * Privileges advertised (§1.4): reference counter (1) and reference TSC page (9) for the clocks,
+ * SynIC (2, OpenBSD hv_attach needs it), hypercall MSRs (5) and VP index (6) which Linux ≥ 5.16
+ * requires (§2.3), frequency MSRs (11, with EDX bit 8). Not advertised: VP runtime, synthetic timers,
+ * APIC MSRs, reset, guest idle, crash MSRs — their MSRs are not implemented.
+ */
+export const HYPERV_DEFAULT_PRIVILEGES_LO =
+  HV_MSR_TIME_REF_COUNT_AVAILABLE |
+  HV_MSR_SYNIC_AVAILABLE |
+  HV_MSR_HYPERCALL_AVAILABLE |
+  HV_MSR_VP_INDEX_AVAILABLE |
+  HV_MSR_REFERENCE_TSC_AVAILABLE |
+  HV_ACCESS_FREQUENCY_MSRS; // = 0x00000a66
+/** PostMessages and SignalEvents (§1.4 EBX bits 4, 5) for VMBus (§6.3). */
+export const HYPERV_DEFAULT_PRIVILEGES_HI = HV_POST_MESSAGES | HV_SIGNAL_EVENTS; // = 0x30
+
+/** Synthetic MSRs (§6.1). */
+export const HV_X64_MSR_GUEST_OS_ID = 0x40000000;
+export const HV_X64_MSR_HYPERCALL = 0x40000001;
+export const HV_X64_MSR_VP_INDEX = 0x40000002;
+export const HV_X64_MSR_TIME_REF_COUNT = 0x40000020;
+export const HV_X64_MSR_REFERENCE_TSC = 0x40000021;
+export const HV_X64_MSR_TSC_FREQUENCY = 0x40000022;
+export const HV_X64_MSR_APIC_FREQUENCY = 0x40000023;
+export const HV_X64_MSR_SCONTROL = 0x40000080;
+export const HV_X64_MSR_SVERSION = 0x40000081;
+export const HV_X64_MSR_SIEFP = 0x40000082;
+export const HV_X64_MSR_SIMP = 0x40000083;
+export const HV_X64_MSR_EOM = 0x40000084;
+export const HV_X64_MSR_SINT0 = 0x40000090;
+export const HV_X64_MSR_SINT15 = 0x4000009f;
+
+/** HYPERCALL MSR bits (§6.1): bit 0 enable, bit 1 locked. */
+const HYPERCALL_ENABLE = 1 << 0;
+const HYPERCALL_LOCKED = 1 << 1;
+/** SINTx bit 16 masked; reset value is masked (§6.1). Vectors below 16 are invalid (§6.1 "vector (≥16)"). */
+const SINT_MASKED = 1 << 16;
+
+export interface HypervOptions extends PersonalityOptions {
+  /** 0x40000002 (§1.4): build number, major, minor. Default Windows Server 2019: 17763, 10.0. */
+  build?: number;
+  major?: number;
+  minor?: number;
+  privilegesLo?: number;
+  privilegesHi?: number;
+  /** 0x40000003 EDX. Default HV_FEATURE_FREQUENCY_MSRS_AVAILABLE. */
+  miscFeatures?: number;
+  /** 0x40000004 EAX. Default relaxed timing. */
+  recommendations?: number;
+  /** 0x40000005 EAX/EBX: maximum virtual / logical processors. Defaults 240 / 0 (chosen, see report). */
+  maxVps?: number;
+  maxLps?: number;
+  /** PENDING clock input: partition reference time in 100 ns units (§3.8). TIME_REF_COUNT is unhandled without it. */
+  refTime100ns?: () => number;
+}
+
+interface Pair {
+  lo: number;
+  hi: number;
+}
+
+class SynicState {
+  scontrol: Pair = { lo: 0, hi: 0 };
+  siefp: Pair = { lo: 0, hi: 0 };
+  simp: Pair = { lo: 0, hi: 0 };
+  sint: Pair[] = Array.from({ length: 16 }, () => ({ lo: SINT_MASKED, hi: 0 }));
+}
+
+export class HypervPersonality implements HypervisorPersonality {
+  readonly name = 'hyperv';
+  readonly tscKHz: number;
+  readonly apicKHz: number;
+  readonly build: number;
+  readonly major: number;
+  readonly minor: number;
+  readonly privilegesLo: number;
+  readonly privilegesHi: number;
+  readonly miscFeatures: number;
+  readonly recommendations: number;
+  readonly maxVps: number;
+  readonly maxLps: number;
+  private readonly refTime100ns?: () => number;
+
+  // Partition-wide MSR state (§6.1, §6.2)
+  guestOsId: Pair = { lo: 0, hi: 0 };
+  hypercallMsr: Pair = { lo: 0, hi: 0 };
+  referenceTsc: Pair = { lo: 0, hi: 0 };
+  // Per-vCPU SynIC state (§6.1)
+  private readonly synic = new Map<number, SynicState>();
+
+  constructor(opts: HypervOptions = {}) {
+    this.tscKHz = opts.tscKHz ?? DEFAULT_TSC_KHZ;
+    this.apicKHz = opts.apicKHz ?? DEFAULT_APIC_KHZ;
+    this.build = opts.build ?? 17763;
+    this.major = opts.major ?? 10;
+    this.minor = opts.minor ?? 0;
+    this.privilegesLo = (opts.privilegesLo ?? HYPERV_DEFAULT_PRIVILEGES_LO) | 0;
+    this.privilegesHi = (opts.privilegesHi ?? HYPERV_DEFAULT_PRIVILEGES_HI) | 0;
+    this.miscFeatures = (opts.miscFeatures ?? HV_FEATURE_FREQUENCY_MSRS_AVAILABLE) | 0;
+    this.recommendations = (opts.recommendations ?? HV_X64_RELAXED_TIMING_RECOMMENDED) | 0;
+    this.maxVps = opts.maxVps ?? 240;
+    this.maxLps = opts.maxLps ?? 0;
+    this.refTime100ns = opts.refTime100ns;
+  }
+
+  cpuid(offset: number, _subleaf: number, base: number, out: Int32Array): boolean {
+    switch (offset) {
+      case HYPERV_CPUID_VENDOR_AND_MAX:
+        // §1.4: max leaf; Linux requires 0x40000005 ≤ EAX ≤ 0x4000FFFF (§2.3). We end at the hardware-features leaf.
+        vendorLeaf(out, base + HYPERV_CPUID_HW_FEATURES, HYPERV_SIGNATURE);
+        return true;
+      case HYPERV_CPUID_INTERFACE: // §1.4: EAX 'Hv#1', EBX..EDX reserved 0
+        setRegs(out, HYPERV_INTERFACE_HV1, 0, 0, 0);
+        return true;
+      case HYPERV_CPUID_VERSION: // §1.4: EAX build, EBX major<<16 | minor, ECX service pack, EDX branch/number
+        setRegs(out, this.build, (this.major << 16) | (this.minor & 0xffff), 0, 0);
+        return true;
+      case HYPERV_CPUID_FEATURES: // §1.4: EAX/EBX privilege mask, ECX power management, EDX misc features
+        setRegs(out, this.privilegesLo, this.privilegesHi, 0, this.miscFeatures);
+        return true;
+      case HYPERV_CPUID_ENLIGHTMENT_INFO: // §1.4: EAX recommendations, EBX spinlock retries (0xFFFFFFFF = never notify)
+        setRegs(out, this.recommendations, 0xffffffff, 0, 0);
+        return true;
+      case HYPERV_CPUID_IMPLEMENT_LIMITS: // §1.4: EAX max VPs, EBX max LPs, ECX interrupt-remapping vectors
+        setRegs(out, this.maxVps, this.maxLps, 0, 0);
+        return true;
+      case HYPERV_CPUID_HW_FEATURES: // §1.4: hardware features in use — none
+        setRegs(out, 0, 0, 0, 0);
+        return true;
+      default:
+        return false; // §1.1: zeros
+    }
+  }
+
+  private priv(bit: number): boolean {
+    return (this.privilegesLo & bit) !== 0;
+  }
+
+  private synicOf(vcpu: number): SynicState {
+    let s = this.synic.get(vcpu);
+    if (s === undefined) {
+      s = new SynicState();
+      this.synic.set(vcpu, s);
+    }
+    return s;
+  }
+
+  /** Hypercall page enabled (enable bit stuck) — the machine overlays the page at `hypercallGpfn` (PENDING). */
+  get hypercallEnabled(): boolean {
+    return (this.hypercallMsr.lo & HYPERCALL_ENABLE) !== 0;
+  }
+
+  rdmsr(msr: number, out: Int32Array, vcpu = 0): boolean {
+    const put = (p: Pair) => {
+      out[0] = p.lo | 0;
+      out[1] = p.hi | 0;
+      return true;
+    };
+    switch (msr) {
+      case HV_X64_MSR_GUEST_OS_ID:
+        return this.priv(HV_MSR_HYPERCALL_AVAILABLE) && put(this.guestOsId); // §1.4 bit 5
+      case HV_X64_MSR_HYPERCALL:
+        return this.priv(HV_MSR_HYPERCALL_AVAILABLE) && put(this.hypercallMsr);
+      case HV_X64_MSR_VP_INDEX: // §6.1: read-only vCPU index (§1.4 bit 6)
+        return this.priv(HV_MSR_VP_INDEX_AVAILABLE) && put({ lo: vcpu, hi: 0 });
+      case HV_X64_MSR_TIME_REF_COUNT: // §3.8: 100 ns units (§1.4 bit 1). PENDING without a clock input.
+        if (!this.priv(HV_MSR_TIME_REF_COUNT_AVAILABLE) || this.refTime100ns === undefined) return false;
+        splitU64(this.refTime100ns(), out);
+        return true;
+      case HV_X64_MSR_REFERENCE_TSC: // §3.8 (§1.4 bit 9)
+        return this.priv(HV_MSR_REFERENCE_TSC_AVAILABLE) && put(this.referenceTsc);
+      case HV_X64_MSR_TSC_FREQUENCY: // §3.8: Hz, needs privilege bit 11 and EDX bit 8
+      case HV_X64_MSR_APIC_FREQUENCY:
+        if (!this.priv(HV_ACCESS_FREQUENCY_MSRS) || (this.miscFeatures & HV_FEATURE_FREQUENCY_MSRS_AVAILABLE) === 0) return false;
+        splitU64((msr === HV_X64_MSR_TSC_FREQUENCY ? this.tscKHz : this.apicKHz) * 1000, out);
+        return true;
+    }
+    if (msr >= HV_X64_MSR_SCONTROL && msr <= HV_X64_MSR_SINT15 && this.priv(HV_MSR_SYNIC_AVAILABLE)) {
+      const s = this.synicOf(vcpu);
+      switch (msr) {
+        case HV_X64_MSR_SCONTROL:
+          return put(s.scontrol);
+        case HV_X64_MSR_SVERSION: // §6.1: SynIC version 1
+          return put({ lo: 1, hi: 0 });
+        case HV_X64_MSR_SIEFP:
+          return put(s.siefp);
+        case HV_X64_MSR_SIMP:
+          return put(s.simp);
+        case HV_X64_MSR_EOM: // write-only; reads 0 (as KVM)
+          return put({ lo: 0, hi: 0 });
+      }
+      if (msr >= HV_X64_MSR_SINT0) return put(s.sint[msr - HV_X64_MSR_SINT0]);
+      return false; // 0x40000085..0x4000008f: reserved
+    }
+    return false;
+  }
+
+  wrmsr(msr: number, lo: number, hi: number, vcpu = 0): 'ok' | 'gp' | 'no' {
+    lo |= 0;
+    hi |= 0;
+    switch (msr) {
+      case HV_X64_MSR_GUEST_OS_ID:
+        if (!this.priv(HV_MSR_HYPERCALL_AVAILABLE)) return 'no';
+        this.guestOsId = { lo, hi };
+        // §6.1: writing 0 disables the hypercall page.
+        if (lo === 0 && hi === 0) this.hypercallMsr = { lo: this.hypercallMsr.lo & ~HYPERCALL_ENABLE, hi: this.hypercallMsr.hi };
+        return 'ok';
+      case HV_X64_MSR_HYPERCALL: {
+        if (!this.priv(HV_MSR_HYPERCALL_AVAILABLE)) return 'no';
+        // §6.1: locked (bit 1) with enable makes the MSR immutable until reset.
+        if ((this.hypercallMsr.lo & (HYPERCALL_LOCKED | HYPERCALL_ENABLE)) === (HYPERCALL_LOCKED | HYPERCALL_ENABLE)) return 'ok';
+        // §6.1, §8 note 7: enable does not stick while GUEST_OS_ID is 0 (OpenBSD reads back and gives up).
+        const osIdZero = this.guestOsId.lo === 0 && this.guestOsId.hi === 0;
+        this.hypercallMsr = { lo: osIdZero ? lo & ~HYPERCALL_ENABLE : lo, hi };
+        // PENDING: overlay the hypercall page (vmcall/vmmcall; ret, §6.3) at GPFN hi:lo[31:12].
+        return 'ok';
+      }
+      case HV_X64_MSR_VP_INDEX: // §6.1 read-only
+      case HV_X64_MSR_TIME_REF_COUNT: // §3.8: writes #GP
+      case HV_X64_MSR_TSC_FREQUENCY: // §3.8 read-only
+      case HV_X64_MSR_APIC_FREQUENCY: {
+        const out = new Int32Array(2);
+        return this.rdmsr(msr, out, vcpu) ? 'gp' : 'no';
+      }
+      case HV_X64_MSR_REFERENCE_TSC:
+        if (!this.priv(HV_MSR_REFERENCE_TSC_AVAILABLE)) return 'no';
+        // §3.8: bit 0 enable, 11:1 reserved (kept as written), 63:12 GPFN. PENDING: write the TSC page there.
+        this.referenceTsc = { lo, hi };
+        return 'ok';
+    }
+    if (msr >= HV_X64_MSR_SCONTROL && msr <= HV_X64_MSR_SINT15 && this.priv(HV_MSR_SYNIC_AVAILABLE)) {
+      const s = this.synicOf(vcpu);
+      switch (msr) {
+        case HV_X64_MSR_SCONTROL:
+          s.scontrol = { lo, hi };
+          return 'ok';
+        case HV_X64_MSR_SVERSION: // read-only (§6.1)
+          return 'gp';
+        case HV_X64_MSR_SIEFP: // PENDING: event-flags page overlay
+          s.siefp = { lo, hi };
+          return 'ok';
+        case HV_X64_MSR_SIMP: // PENDING: message page overlay
+          s.simp = { lo, hi };
+          return 'ok';
+        case HV_X64_MSR_EOM: // PENDING: re-deliver a pending message (§6.1)
+          return 'ok';
+      }
+      if (msr >= HV_X64_MSR_SINT0) {
+        // §6.1: vector in bits 7:0 must be ≥ 16 unless the SINT is masked (bit 16).
+        if ((lo & SINT_MASKED) === 0 && (lo & 0xff) < 16) return 'gp';
+        s.sint[msr - HV_X64_MSR_SINT0] = { lo, hi };
+        return 'ok';
+      }
+      return 'no';
+    }
+    return 'no';
+  }
+}
