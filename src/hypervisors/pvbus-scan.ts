@@ -80,7 +80,8 @@ export function linuxHypervisorCpuidBase(cpuid: CpuidFn, sig: string, leaves: nu
   if (((cpuid(1, 0)[2] >>> 31) & 1) === 0) return 0;
   for (let base = 0x40000000; base < 0x40010000; base += 0x100) {
     const [a, b, c, d] = cpuid(base, 0);
-    if (String.fromCharCode(...sigBytes(b, c, d)) === sig && (a >>> 0) - base >= leaves) return base;
+    // (leaves == 0 || (eax - base) >= leaves), unsigned 32-bit subtraction as in C
+    if (String.fromCharCode(...sigBytes(b, c, d)) === sig && (leaves === 0 || ((a - base) >>> 0) >= leaves)) return base;
   }
   return 0;
 }

@@ -146,3 +146,47 @@ export function hvTscPageScale(tscHz: number | bigint): bigint {
 export function hvTscPageRead(tsc: bigint, scale: bigint, offset: bigint): bigint {
   return ((((tsc & U64) * (scale & U64)) >> 64n) + offset) & U64;
 }
+
+/**
+ * The two versions the host writes around one update (§3.2), as KVM computes them from the version
+ * currently in guest memory (arch/x86/kvm/x86.c kvm_setup_guest_pvclock / kvm_write_wall_clock: an odd
+ * value there is "first time write, random junk" and is first rounded up to even). u32 wrap.
+ */
+export function pvclockUpdateVersions(guestVersion: number): { odd: number; even: number } {
+  let v = guestVersion >>> 0;
+  if (v & 1) v = (v + 1) >>> 0;
+  return { odd: (v + 1) >>> 0, even: (v + 2) >>> 0 };
+}
+
+/**
+ * pvclock_wall_clock's sec/nsec for a boot time given in ns since the Unix epoch (§3.1: the wall
+ * time at kvmclock system_time 0). sec is truncated to u32 as KVM does ("overflow in 2106").
+ */
+export function pvclockWallClockAt(bootEpochNs: bigint): { sec: number; nsec: number } {
+  if (bootEpochNs < 0n) throw new RangeError('boot time before the epoch');
+  return { sec: Number((bootEpochNs / NSEC_PER_SEC) & U32), nsec: Number(bootEpochNs % NSEC_PER_SEC) };
+}
+
+/**
+ * The kvmclock contents for a vCPU sampled at (tsc, ns since boot) (§3.1, §3.4, §8 note 5): mul/shift
+ * from the TSC frequency, PVCLOCK_TSC_STABLE_BIT iff `stable` (advertise it only with KVM feature
+ * bit 24), PVCLOCK_GUEST_STOPPED kept from the guest's copy or set after a pause, as KVM does.
+ */
+export function kvmclockTimeInfo(p: {
+  version: number;
+  tsc: bigint;
+  systemTimeNs: bigint;
+  tscKHz: number;
+  stable: boolean;
+  guestStopped?: boolean;
+}): PvclockVcpuTimeInfo {
+  const { mul, shift } = pvclockScaleForTscKHz(p.tscKHz);
+  return {
+    version: p.version >>> 0,
+    tscTimestamp: p.tsc & U64,
+    systemTime: p.systemTimeNs & U64,
+    mul,
+    shift,
+    flags: (p.stable ? PVCLOCK_TSC_STABLE_BIT : 0) | (p.guestStopped ? PVCLOCK_GUEST_STOPPED : 0),
+  };
+}

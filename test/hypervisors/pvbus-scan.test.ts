@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createPersonalities, PERSONALITY_NAMES } from '../../src/hypervisors/index.js';
-import { linuxDetect, pvbusAttachLine, pvbusIdentify, stackCpuid } from '../../src/hypervisors/pvbus-scan.js';
+import { linuxDetect, linuxHypervisorCpuidBase, pvbusAttachLine, pvbusIdentify, stackCpuid } from '../../src/hypervisors/pvbus-scan.js';
 import type { HypervisorPersonality } from '../../src/hypervisors/personality.js';
 
 /** What pvbus should find for one name: [pvbus name, offset of its block within the name's blocks]. */
@@ -94,5 +94,29 @@ describe('Linux init_hypervisor_platform (§2.3)', () => {
     [[], null],
   ] as [string[], string | null][])('%j → %s', (names, want) => {
     expect(linux(names)).toBe(want);
+  });
+});
+
+describe('Linux hypervisor_cpuid_base details (§2.3, §8 note 4)', () => {
+  it('a KVM block whose max leaf is 0 (old hosts) is still found: leaves == 0 skips the check, unsigned arithmetic', () => {
+    const old: HypervisorPersonality = {
+      name: 'old-kvm',
+      cpuid: (off, _s, _b, out) => {
+        if (off !== 0) return false;
+        out.set([0, 0x4b4d564b, 0x564b4d56, 0x4d]);
+        return true;
+      },
+    };
+    expect(linuxHypervisorCpuidBase(stackCpuid([old]), 'KVMKVMKVM\0\0\0', 0)).toBe(0x40000000);
+    // Xen needs (eax - base) >= 2: a Xen-signed block with max leaf base+1 is ignored
+    const shortXen: HypervisorPersonality = {
+      name: 'short-xen',
+      cpuid: (off, _s, base, out) => {
+        if (off !== 0) return false;
+        out.set([base + 1, 0x566e6558, 0x65584d4d, 0x4d4d566e]);
+        return true;
+      },
+    };
+    expect(linuxHypervisorCpuidBase(stackCpuid([shortXen]), 'XenVMMXenVMM', 2)).toBe(0);
   });
 });

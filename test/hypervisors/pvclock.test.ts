@@ -200,3 +200,33 @@ describe('other scales', () => {
     expect(t === 10_000_000n || t === 9_999_999n).toBe(true);
   });
 });
+
+describe('host update helpers (§3.1, §3.2; KVM x86.c)', () => {
+  it('versions: odd during the update, even after; an odd guest value is first rounded up; u32 wrap', async () => {
+    const { pvclockUpdateVersions } = await import('../../src/hypervisors/pvclock.js');
+    expect(pvclockUpdateVersions(0)).toEqual({ odd: 1, even: 2 });
+    expect(pvclockUpdateVersions(2)).toEqual({ odd: 3, even: 4 });
+    expect(pvclockUpdateVersions(7)).toEqual({ odd: 9, even: 10 });
+    expect(pvclockUpdateVersions(0xfffffffe)).toEqual({ odd: 0xffffffff, even: 0 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (v) => {
+      const { odd, even } = pvclockUpdateVersions(v);
+      expect(odd & 1).toBe(1);
+      expect(even & 1).toBe(0);
+      expect(even).not.toBe(v); // a reader holding the old version always retries
+    }));
+  });
+
+  it('wall clock from the boot time: sec (u32) and nsec', async () => {
+    const { pvclockWallClockAt } = await import('../../src/hypervisors/pvclock.js');
+    expect(pvclockWallClockAt(1_700_000_000_123_456_789n)).toEqual({ sec: 1_700_000_000, nsec: 123_456_789 });
+    expect(pvclockWallClockAt((1n << 32n) * E9 + 5n)).toEqual({ sec: 0, nsec: 5 });
+  });
+
+  it('kvmclockTimeInfo: scale from the TSC kHz, stable flag on request, readable with the guest formula', async () => {
+    const { kvmclockTimeInfo } = await import('../../src/hypervisors/pvclock.js');
+    const t = kvmclockTimeInfo({ version: 3, tsc: 1_000n, systemTimeNs: 500n, tscKHz: 2_400_000, stable: true });
+    expect(t).toEqual({ version: 3, tscTimestamp: 1_000n, systemTime: 500n, mul: 0xd5555555, shift: -1, flags: 1 });
+    expect(pvclockReadNs(1_000n + 2_400_000_000n, t.tscTimestamp, t.systemTime, t.mul, t.shift)).toBe(500n + 999_999_999n);
+    expect(kvmclockTimeInfo({ version: 1, tsc: 0n, systemTimeNs: 0n, tscKHz: 1000, stable: false, guestStopped: true }).flags).toBe(2);
+  });
+});
