@@ -391,7 +391,7 @@ export class TraceReader {
     let tailBytes = 0;
     let complete = indexed;
     let header: TraceHeader;
-    const decode = (f: FrameInfo, i: number): Uint8Array => decompressFrame(zstd, readAt, f, i, fail);
+    const decode = (f: FrameInfo, i: number): Uint8Array => decompressFrame(name, zstd, readAt, f, i, fail);
     if (frames) {
       header = parseHeaderFrame(decode(frames[0], 0), name);
     } else {
@@ -461,7 +461,7 @@ export class TraceReader {
 
   /** The decompressed, CRC-checked content of frame `i`. */
   frameContent(i: number): Uint8Array {
-    return decompressFrame(this.zstd, (p, l) => this.readAt(p, l), this.frames[i], i, (c, m) => this.fail(c, m));
+    return decompressFrame(basename(this.path), this.zstd, (p, l) => this.readAt(p, l), this.frames[i], i, (c, m) => this.fail(c, m));
   }
 
   /** The index of the frame holding the first event with number >= `n`. */
@@ -607,6 +607,7 @@ function scanFrame(content: Uint8Array, i: number, name: string): { firstEvent: 
 }
 
 function decompressFrame(
+  name: string,
   zstd: Zstd,
   readAt: (pos: number, len: number) => Uint8Array,
   f: FrameInfo,
@@ -623,6 +624,7 @@ function decompressFrame(
   }
   const content = ext.contentSize === 0 ? new Uint8Array(0) : zstd.decompress(bytes);
   if (!content || content.length !== ext.contentSize) fail('corrupt', `frame ${i} at byte ${f.offset} does not decompress`);
+  if (i === 0) checkMagicAndVersion(content, name);
   // Every frame ends with a 9-byte frame-end record: tag, u32 event count, u32 CRC-32 of
   // everything before the record.
   const endAt = content.length - FRAME_END_BYTES;
@@ -635,7 +637,7 @@ function decompressFrame(
   return content;
 }
 
-function parseHeaderFrame(content: Uint8Array, name: string): TraceHeader {
+function checkMagicAndVersion(content: Uint8Array, name: string): void {
   for (let k = 0; k < STREAM_MAGIC.length; k++) {
     if (content[k] !== STREAM_MAGIC[k]) {
       throw new TraceFormatError('bad-magic', `${name}: a zstd file but not an hvsim trace (its first frame does not start with the trace magic)`);
@@ -646,6 +648,9 @@ function parseHeaderFrame(content: Uint8Array, name: string): TraceHeader {
   if (version !== TRACE_FORMAT_VERSION) {
     throw new TraceFormatError('bad-version', `${name}: trace format version ${version}; this hvsim reads version ${TRACE_FORMAT_VERSION} only`);
   }
+}
+
+function parseHeaderFrame(content: Uint8Array, name: string): TraceHeader {
   const r = new ByteReader(content, 10, content.length, `${name}: header`);
   const json = r.str(MAX_FRAME_CONTENT);
   let h!: TraceHeader;
