@@ -312,7 +312,18 @@ export function writeTag(w: ByteWriter, tag: number, vcpu: number): void {
   }
 }
 
-const SIZE_CODE: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3 };
+function stamp(w: ByteWriter, tag: number, vcpu: number, delta: number): void {
+  if (vcpu < 7) w.u8(tag | (vcpu << 5));
+  else {
+    w.u8(tag | 0xe0);
+    w.varint(vcpu - 7);
+  }
+  w.svarint(delta);
+}
+
+function sizeCode(size: number): number {
+  return size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : size === 8 ? 3 : -1;
+}
 const CODE_SIZE = [1, 2, 4, 8] as const;
 
 /**
@@ -323,159 +334,151 @@ export function encodeEvent(w: ByteWriter, st: StampState, e: TraceEvent): void 
   const { vcpu, icount } = e;
   if (!(vcpu >>> 0 === vcpu && vcpu < 0x10000)) bad(e, `vcpu ${vcpu} is not an integer in 0..65535`);
   if (!(isSafeUint(icount) && icount <= MAX_ICOUNT)) bad(e, `icount ${icount} is not an integer in 0..2^52-1`);
-  const start = w.pos;
-  const prev = st.last[vcpu] ?? 0;
-  const put = (tag: number): void => {
-    writeTag(w, tag, vcpu);
-    w.svarint(icount - prev);
-  };
-  try {
-    switch (e.kind) {
-      case 'io': {
-        const code = SIZE_CODE[e.size];
-        if (code === undefined || code > 2) bad(e, `size ${e.size} is not 1, 2 or 4`);
-        if (!(isU32(e.port) && e.port <= 0xffff)) bad(e, `port ${e.port} is not a u16`);
-        if (!isU32(e.value)) bad(e, `value ${e.value} is not a u32`);
-        put(Tag.Io);
-        w.u8((code << 1) | (e.write ? 1 : 0));
-        w.varint(e.port);
-        w.varint(e.value);
-        break;
-      }
-      case 'mmio': {
-        const code = SIZE_CODE[e.size];
-        if (code === undefined) bad(e, `size ${e.size} is not 1, 2, 4 or 8`);
-        if (!isSafeUint(e.gpa)) bad(e, `gpa ${e.gpa} is not a safe unsigned integer`);
-        if (!isSafeUint(e.value)) bad(e, `value ${e.value} is not a safe unsigned integer`);
-        put(Tag.Mmio);
-        w.u8((code << 1) | (e.write ? 1 : 0));
-        w.varint(e.gpa);
-        w.varint(e.value);
-        break;
-      }
-      case 'cpuid': {
-        const r = e.result;
-        if (!isU32(e.leaf) || !isU32(e.subleaf)) bad(e, 'leaf and subleaf must be u32');
-        if (!Array.isArray(r) || r.length !== 4 || !r.every(isU32)) bad(e, 'result must be four u32');
-        put(Tag.Cpuid);
-        w.varint(e.leaf);
-        w.varint(e.subleaf);
-        w.varint(r[0]);
-        w.varint(r[1]);
-        w.varint(r[2]);
-        w.varint(r[3]);
-        break;
-      }
-      case 'rdmsr':
-      case 'wrmsr': {
-        if (!isU32(e.msr)) bad(e, `msr ${e.msr} is not a u32`);
-        checkU64(e, e.value, 'value');
-        put(e.kind === 'rdmsr' ? Tag.Rdmsr : Tag.Wrmsr);
-        w.varint(e.msr);
-        w.u64(e.value[0], e.value[1]);
-        w.u8(e.gp ? 1 : 0);
-        break;
-      }
-      case 'hypercall': {
-        if (e.insn !== 'vmcall' && e.insn !== 'vmmcall') bad(e, `insn ${String(e.insn)}`);
-        if (!Array.isArray(e.args) || e.args.length > 255) bad(e, 'args must be an array of at most 255 U64');
-        for (const a of e.args) checkU64(e, a, 'argument');
-        checkU64(e, e.result, 'result');
-        put(Tag.Hypercall);
-        w.u8(e.insn === 'vmcall' ? 0 : 1);
-        w.varint(e.args.length);
-        for (const a of e.args) w.u64(a[0], a[1]);
-        w.u64(e.result[0], e.result[1]);
-        break;
-      }
-      case 'hlt':
-        put(Tag.Hlt);
-        break;
-      case 'pause':
-        put(Tag.Pause);
-        break;
-      case 'reset':
-        put(Tag.Reset);
-        break;
-      case 'poweroff':
-        put(Tag.PowerOff);
-        break;
-      case 'shutdown':
-        if (typeof e.reason !== 'string') bad(e, 'reason must be a string');
-        put(Tag.Shutdown);
-        w.str(e.reason);
-        break;
-      case 'debug-exit':
-        if (!isU32(e.code)) bad(e, `code ${e.code} is not a u32`);
-        put(Tag.DebugExit);
-        w.varint(e.code);
-        break;
-      case 'interrupt': {
-        const src = INTERRUPT_SOURCES.indexOf(e.source);
-        if (src < 0) bad(e, `source ${String(e.source)} is not one of ${INTERRUPT_SOURCES.join(', ')}`);
-        if (!(isU32(e.vector) && e.vector <= 255)) bad(e, `vector ${e.vector} is not a u8`);
-        put(Tag.Interrupt);
-        w.u8(e.vector);
-        w.u8(src);
-        break;
-      }
-      case 'dma': {
-        if (typeof e.device !== 'string') bad(e, 'device must be a string');
-        if (!isSafeUint(e.gpa)) bad(e, `gpa ${e.gpa} is not a safe unsigned integer`);
-        if (!isSafeUint(e.length)) bad(e, `length ${e.length} is not a safe unsigned integer`);
-        const hasData = 'data' in e;
-        const blob = hasData ? e.data : (e as { digest: Uint8Array }).digest;
-        checkBlob(e, blob, hasData ? 'data' : 'digest');
-        if (hasData && blob.length !== e.length) bad(e, `data is ${blob.length} bytes but length is ${e.length}`);
-        put(Tag.Dma);
-        w.u8((e.toGuest ? 1 : 0) | (hasData ? 0 : 2));
-        w.str(e.device);
-        w.varint(e.gpa);
-        w.varint(e.length);
-        if (hasData) {
-          w.ensure(blob.length);
-          w.buf.set(blob, w.pos);
-          w.pos += blob.length;
-        } else w.blob(blob);
-        break;
-      }
-      case 'host-input':
-        if (typeof e.device !== 'string') bad(e, 'device must be a string');
-        checkBlob(e, e.data, 'data');
-        put(Tag.HostInput);
-        w.str(e.device);
-        w.blob(e.data);
-        break;
-      case 'digest':
-        checkBlob(e, e.hash, 'hash');
-        if (!Array.isArray(e.parts)) bad(e, 'parts must be an array');
-        for (const p of e.parts) {
-          if (typeof p.name !== 'string') bad(e, 'part name must be a string');
-          checkBlob(e, p.hash, `part ${p.name}`);
-        }
-        put(Tag.Digest);
-        w.blob(e.hash);
-        w.varint(e.parts.length);
-        for (const p of e.parts) {
-          w.str(p.name);
-          w.blob(p.hash);
-        }
-        break;
-      case 'end':
-        if (typeof e.reason !== 'string') bad(e, 'reason must be a string');
-        if (!(Number.isSafeInteger(e.exitStatus) && Math.abs(e.exitStatus) < 2 ** 31)) bad(e, `exitStatus ${e.exitStatus} is not a 32-bit integer`);
-        checkBlob(e, e.digest, 'digest');
-        put(Tag.End);
-        w.str(e.reason);
-        w.svarint(e.exitStatus);
-        w.blob(e.digest);
-        break;
-      default:
-        bad(e, 'unknown kind');
+  const delta = icount - (st.last[vcpu] ?? 0);
+  // Every case validates all its fields before writing anything, so a bad event leaves `w`
+  // and `st` untouched.
+  switch (e.kind) {
+    case 'io': {
+      const code = sizeCode(e.size);
+      if (code < 0 || code > 2) bad(e, `size ${e.size} is not 1, 2 or 4`);
+      if (!(isU32(e.port) && e.port <= 0xffff)) bad(e, `port ${e.port} is not a u16`);
+      if (!isU32(e.value)) bad(e, `value ${e.value} is not a u32`);
+      stamp(w, Tag.Io, vcpu, delta);
+      w.u8((code << 1) | (e.write ? 1 : 0));
+      w.varint(e.port);
+      w.varint(e.value);
+      break;
     }
-  } catch (err) {
-    w.pos = start;
-    throw err;
+    case 'mmio': {
+      const code = sizeCode(e.size);
+      if (code < 0) bad(e, `size ${e.size} is not 1, 2, 4 or 8`);
+      if (!isSafeUint(e.gpa)) bad(e, `gpa ${e.gpa} is not a safe unsigned integer`);
+      if (!isSafeUint(e.value)) bad(e, `value ${e.value} is not a safe unsigned integer`);
+      stamp(w, Tag.Mmio, vcpu, delta);
+      w.u8((code << 1) | (e.write ? 1 : 0));
+      w.varint(e.gpa);
+      w.varint(e.value);
+      break;
+    }
+    case 'cpuid': {
+      const r = e.result;
+      if (!isU32(e.leaf) || !isU32(e.subleaf)) bad(e, 'leaf and subleaf must be u32');
+      if (!Array.isArray(r) || r.length !== 4 || !r.every(isU32)) bad(e, 'result must be four u32');
+      stamp(w, Tag.Cpuid, vcpu, delta);
+      w.varint(e.leaf);
+      w.varint(e.subleaf);
+      w.varint(r[0]);
+      w.varint(r[1]);
+      w.varint(r[2]);
+      w.varint(r[3]);
+      break;
+    }
+    case 'rdmsr':
+    case 'wrmsr': {
+      if (!isU32(e.msr)) bad(e, `msr ${e.msr} is not a u32`);
+      checkU64(e, e.value, 'value');
+      stamp(w, e.kind === 'rdmsr' ? Tag.Rdmsr : Tag.Wrmsr, vcpu, delta);
+      w.varint(e.msr);
+      w.u64(e.value[0], e.value[1]);
+      w.u8(e.gp ? 1 : 0);
+      break;
+    }
+    case 'hypercall': {
+      if (e.insn !== 'vmcall' && e.insn !== 'vmmcall') bad(e, `insn ${String(e.insn)}`);
+      if (!Array.isArray(e.args) || e.args.length > 255) bad(e, 'args must be an array of at most 255 U64');
+      for (const a of e.args) checkU64(e, a, 'argument');
+      checkU64(e, e.result, 'result');
+      stamp(w, Tag.Hypercall, vcpu, delta);
+      w.u8(e.insn === 'vmcall' ? 0 : 1);
+      w.varint(e.args.length);
+      for (const a of e.args) w.u64(a[0], a[1]);
+      w.u64(e.result[0], e.result[1]);
+      break;
+    }
+    case 'hlt':
+      stamp(w, Tag.Hlt, vcpu, delta);
+      break;
+    case 'pause':
+      stamp(w, Tag.Pause, vcpu, delta);
+      break;
+    case 'reset':
+      stamp(w, Tag.Reset, vcpu, delta);
+      break;
+    case 'poweroff':
+      stamp(w, Tag.PowerOff, vcpu, delta);
+      break;
+    case 'shutdown':
+      if (typeof e.reason !== 'string') bad(e, 'reason must be a string');
+      stamp(w, Tag.Shutdown, vcpu, delta);
+      w.str(e.reason);
+      break;
+    case 'debug-exit':
+      if (!isU32(e.code)) bad(e, `code ${e.code} is not a u32`);
+      stamp(w, Tag.DebugExit, vcpu, delta);
+      w.varint(e.code);
+      break;
+    case 'interrupt': {
+      const src = INTERRUPT_SOURCES.indexOf(e.source);
+      if (src < 0) bad(e, `source ${String(e.source)} is not one of ${INTERRUPT_SOURCES.join(', ')}`);
+      if (!(isU32(e.vector) && e.vector <= 255)) bad(e, `vector ${e.vector} is not a u8`);
+      stamp(w, Tag.Interrupt, vcpu, delta);
+      w.u8(e.vector);
+      w.u8(src);
+      break;
+    }
+    case 'dma': {
+      if (typeof e.device !== 'string') bad(e, 'device must be a string');
+      if (!isSafeUint(e.gpa)) bad(e, `gpa ${e.gpa} is not a safe unsigned integer`);
+      if (!isSafeUint(e.length)) bad(e, `length ${e.length} is not a safe unsigned integer`);
+      const hasData = 'data' in e;
+      const blob = hasData ? e.data : (e as { digest: Uint8Array }).digest;
+      checkBlob(e, blob, hasData ? 'data' : 'digest');
+      if (hasData && blob.length !== e.length) bad(e, `data is ${blob.length} bytes but length is ${e.length}`);
+      stamp(w, Tag.Dma, vcpu, delta);
+      w.u8((e.toGuest ? 1 : 0) | (hasData ? 0 : 2));
+      w.str(e.device);
+      w.varint(e.gpa);
+      w.varint(e.length);
+      if (hasData) {
+        w.ensure(blob.length);
+        w.buf.set(blob, w.pos);
+        w.pos += blob.length;
+      } else w.blob(blob);
+      break;
+    }
+    case 'host-input':
+      if (typeof e.device !== 'string') bad(e, 'device must be a string');
+      checkBlob(e, e.data, 'data');
+      stamp(w, Tag.HostInput, vcpu, delta);
+      w.str(e.device);
+      w.blob(e.data);
+      break;
+    case 'digest':
+      checkBlob(e, e.hash, 'hash');
+      if (!Array.isArray(e.parts)) bad(e, 'parts must be an array');
+      for (const p of e.parts) {
+        if (typeof p.name !== 'string') bad(e, 'part name must be a string');
+        checkBlob(e, p.hash, `part ${p.name}`);
+      }
+      stamp(w, Tag.Digest, vcpu, delta);
+      w.blob(e.hash);
+      w.varint(e.parts.length);
+      for (const p of e.parts) {
+        w.str(p.name);
+        w.blob(p.hash);
+      }
+      break;
+    case 'end':
+      if (typeof e.reason !== 'string') bad(e, 'reason must be a string');
+      if (!(Number.isSafeInteger(e.exitStatus) && Math.abs(e.exitStatus) < 2 ** 31)) bad(e, `exitStatus ${e.exitStatus} is not a 32-bit integer`);
+      checkBlob(e, e.digest, 'digest');
+      stamp(w, Tag.End, vcpu, delta);
+      w.str(e.reason);
+      w.svarint(e.exitStatus);
+      w.blob(e.digest);
+      break;
+    default:
+      bad(e, 'unknown kind');
   }
   st.last[vcpu] = icount;
 }
