@@ -30,7 +30,12 @@ import {
   writeTag,
   type TraceEvent,
 } from './encoding.js';
-import { frameExtent, hex, loadZstd, ZSTD_MAGIC, type Zstd } from './zstd.js';
+import { frameExtent, hex, loadZstd, ZSTD_MAGIC, zstdIfLoaded, type Zstd } from './zstd.js';
+
+/** Loads the zstd codec (once per process); createSync and openSync need it loaded. */
+export async function loadTraceCodec(): Promise<void> {
+  await loadZstd();
+}
 
 /** The trace format version this code writes and the only one it reads. */
 export const TRACE_FORMAT_VERSION = 1;
@@ -145,9 +150,16 @@ export class TraceWriter {
 
   /** Opens `<path>.tmp`, writes the header (and embedded images) and returns the writer. */
   static async create(path: string, header: TraceHeaderInput, images: readonly TraceImage[] = [], opts: TraceWriterOptions = {}): Promise<TraceWriter> {
+    await loadZstd();
+    return TraceWriter.createSync(path, header, images, opts);
+  }
+
+  /** As create, once the codec is loaded (`await loadTraceCodec()`), for synchronous callers. */
+  static createSync(path: string, header: TraceHeaderInput, images: readonly TraceImage[] = [], opts: TraceWriterOptions = {}): TraceWriter {
     const frameBytes = opts.frameBytes ?? DEFAULT_FRAME_BYTES;
     if (!(Number.isInteger(frameBytes) && frameBytes >= 64 && frameBytes <= 2 << 20)) throw new RangeError(`frameBytes ${frameBytes}: must be 64..2 MiB`);
-    const zstd = await loadZstd();
+    const zstd = zstdIfLoaded();
+    if (!zstd) throw new Error('trace: the zstd codec is not loaded yet (await loadTraceCodec() first)');
     const tw = new TraceWriter(path, `${path}.tmp`, zstd, frameBytes, opts.level ?? 3);
     try {
       tw.writeHeader(header, images);
@@ -354,7 +366,14 @@ export class TraceReader {
   }
 
   static async open(path: string, opts: TraceReaderOptions = {}): Promise<TraceReader> {
-    const zstd = await loadZstd();
+    await loadZstd();
+    return TraceReader.openSync(path, opts);
+  }
+
+  /** As open, once the codec is loaded (`await loadTraceCodec()`), for synchronous callers. */
+  static openSync(path: string, opts: TraceReaderOptions = {}): TraceReader {
+    const zstd = zstdIfLoaded();
+    if (!zstd) throw new Error('trace: the zstd codec is not loaded yet (await loadTraceCodec() first)');
     const fd = openSync(path, 'r');
     try {
       return TraceReader.openFd(fd, path, zstd, opts);
@@ -428,6 +447,7 @@ export class TraceReader {
           if (f.firstEvent !== prev.firstEvent + prev.eventCount) fail('corrupt', `frame ${i} starts at event ${f.firstEvent}, expected ${prev.firstEvent + prev.eventCount}`);
         }
         f.contentSize = content.length;
+        f.crc = le32(content, content.length - 4);
         frames.push(f);
       }
       if (!opts.allowIncomplete && (!complete || tailBytes > 0)) {

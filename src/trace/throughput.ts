@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ByteWriter, encodeEvent, INTERRUPT_SOURCES, StampState, type TraceEvent } from './encoding.js';
-import { TraceWriter } from './container.js';
+import { TraceReader, TraceWriter } from './container.js';
 import { loadZstd } from './zstd.js';
 
 /** A deterministic stream of exits like a guest printing to a UART, polling its status and taking timer interrupts. */
@@ -41,9 +41,12 @@ export interface TraceThroughput {
   /** Encode + compress + write + close: uncompressed MB/s and million events/s. */
   recordMBps: number;
   recordMEventsPerSec: number;
+  /** Open + decompress + decode every event: uncompressed MB/s and million events/s. */
+  readMBps: number;
+  readMEventsPerSec: number;
 }
 
-export async function measureTraceThroughput(opts: { events?: number; vcpus?: number; frameBytes?: number } = {}): Promise<TraceThroughput> {
+export async function measureTraceThroughput(opts: { events?: number; vcpus?: number; frameBytes?: number; level?: number } = {}): Promise<TraceThroughput> {
   const n = opts.events ?? 1_000_000;
   const events = syntheticExitStream(n, opts.vcpus ?? 1);
   await loadZstd();
@@ -69,11 +72,18 @@ export async function measureTraceThroughput(opts: { events?: number; vcpus?: nu
   try {
     const path = join(dir, 'bench.zst');
     t0 = process.hrtime.bigint();
-    const tw = await TraceWriter.create(path, { hvsimVersion: 'bench', commandLine: [], config: {}, seed: '0' }, [], { frameBytes: opts.frameBytes });
+    const tw = await TraceWriter.create(path, { hvsimVersion: 'bench', commandLine: [], config: {}, seed: '0' }, [], { frameBytes: opts.frameBytes, level: opts.level });
     for (let i = 0; i < n; i++) tw.append(events[i]);
     tw.close(end);
     const recSec = Number(process.hrtime.bigint() - t0) / 1e9;
     const fileBytes = statSync(path).size;
+    t0 = process.hrtime.bigint();
+    const r = await TraceReader.open(path);
+    let count = 0;
+    for (const _ of r.events()) count++;
+    r.close();
+    const readSec = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (count !== n + 1) throw new Error(`trace bench: read back ${count} events, wrote ${n + 1}`);
     return {
       events: n,
       rawBytesPerEvent: raw / n,
@@ -83,6 +93,8 @@ export async function measureTraceThroughput(opts: { events?: number; vcpus?: nu
       encodeMEventsPerSec: n / encSec / 1e6,
       recordMBps: raw / recSec / 1e6,
       recordMEventsPerSec: n / recSec / 1e6,
+      readMBps: raw / readSec / 1e6,
+      readMEventsPerSec: n / readSec / 1e6,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

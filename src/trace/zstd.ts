@@ -25,6 +25,12 @@ export interface Zstd {
 }
 
 let loading: Promise<Zstd> | undefined;
+let loaded: Zstd | undefined;
+
+/** The codec if loadZstd() has completed, for synchronous callers. */
+export function zstdIfLoaded(): Zstd | undefined {
+  return loaded;
+}
 
 /** Loads the zstd codec once per process. */
 export function loadZstd(): Promise<Zstd> {
@@ -35,7 +41,7 @@ export function loadZstd(): Promise<Zstd> {
         const pkg = require('zstd-codec') as ZstdCodecPackage;
         pkg.ZstdCodec.run((z) => {
           const simple = new z.Simple();
-          resolve({
+          loaded = {
             compress(data, level) {
               const out = simple.compress(data, level);
               if (!out) throw new Error(`zstd: compressing a ${data.length}-byte frame failed`);
@@ -48,7 +54,8 @@ export function loadZstd(): Promise<Zstd> {
                 return null;
               }
             },
-          });
+          };
+          resolve(loaded);
         });
       } catch (err) {
         reject(err);

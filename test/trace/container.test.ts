@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TraceReader, TraceWriter, STREAM_MAGIC, DEFAULT_FRAME_BYTES } from '../../src/trace/container.js';
+import { TraceReader, TraceWriter, STREAM_MAGIC, DEFAULT_FRAME_BYTES, loadTraceCodec } from '../../src/trace/container.js';
 import { TraceFormatError } from '../../src/trace/errors.js';
 import type { TraceEvent } from '../../src/trace/encoding.js';
 import { eventsArb } from './arbitraries.js';
@@ -152,6 +152,36 @@ describe('trace container', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('rebuilds the same frame index by walking a file that lost its index and seek table', async () => {
+    const path = join(dir, 'noindex.zst');
+    const events = syntheticEvents(20_000, 4);
+    await writeTrace(path, events, { frameBytes: 4096 }, [{ name: 'k', role: 'kernel', bytes: new Uint8Array(600_000).fill(3) }]);
+    const full = await TraceReader.open(path);
+    const last = full.frames[full.frames.length - 1];
+    const cut = join(dir, 'noindex-cut.zst');
+    writeFileSync(cut, readFileSync(path).subarray(0, last.offset + last.compressedSize));
+    const walked = await TraceReader.open(cut);
+    expect(walked.indexed).toBe(false);
+    expect(walked.complete).toBe(true);
+    expect(walked.frames).toEqual(full.frames);
+    expect(walked.header).toEqual(full.header);
+    expect(walked.image(0)).toEqual(full.image(0));
+    expect([...walked.events()]).toEqual([...full.events()]);
+    full.close();
+    walked.close();
+  });
+
+  it('has synchronous variants once the codec is loaded', async () => {
+    await loadTraceCodec();
+    const path = join(dir, 'sync.zst');
+    const w = TraceWriter.createSync(path, HEADER);
+    w.append({ vcpu: 0, icount: 1, kind: 'hlt' });
+    w.close({ ...endAfter([]), icount: 2 });
+    const r = TraceReader.openSync(path);
+    expect([...r.events()].map((e) => e.kind)).toEqual(['hlt', 'end']);
+    r.close();
   });
 
   it('refuses events it cannot write without damaging the file', async () => {

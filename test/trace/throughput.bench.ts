@@ -12,7 +12,8 @@ describe('trace recording', () => {
       console.log(
         `trace: ${r.rawBytesPerEvent.toFixed(2)} B/event encoded, ${r.fileBytesPerEvent.toFixed(3)} B/event in the file (x${r.compressionRatio.toFixed(1)}); ` +
           `encode ${r.encodeMBps.toFixed(0)} MB/s (${r.encodeMEventsPerSec.toFixed(1)} M events/s), ` +
-          `encode+compress+write ${r.recordMBps.toFixed(0)} MB/s (${r.recordMEventsPerSec.toFixed(1)} M events/s)`,
+          `encode+compress+write ${r.recordMBps.toFixed(0)} MB/s (${r.recordMEventsPerSec.toFixed(1)} M events/s), ` +
+          `read+decode ${r.readMBps.toFixed(0)} MB/s (${r.readMEventsPerSec.toFixed(1)} M events/s)`,
       );
     },
     { iterations: 3, warmupIterations: 1 },
