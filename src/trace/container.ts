@@ -12,7 +12,7 @@
 // on close; a file without the two trailing frames (a run that died) is read by walking the
 // zstd frames from the start, up to the last complete one.
 
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -51,6 +51,7 @@ export const DEFAULT_FRAME_BYTES = 1 << 20;
 export const MAX_FRAME_CONTENT = 4 << 20;
 const IMAGE_CHUNK = 256 << 10;
 const FRAME_END_BYTES = 9;
+const MAX_HEADER_JSON = 1 << 20;
 
 export interface ImageInfo {
   name: string;
@@ -165,6 +166,7 @@ export class TraceWriter {
       tw.writeHeader(header, images);
     } catch (err) {
       tw.abandon();
+      rmSync(tw.tmpPath, { force: true });
       throw err;
     }
     return tw;
@@ -192,7 +194,9 @@ export class TraceWriter {
     w.pos = 8;
     w.u8(TRACE_FORMAT_VERSION & 0xff);
     w.u8(TRACE_FORMAT_VERSION >>> 8);
-    w.str(JSON.stringify(full));
+    const json = JSON.stringify(full);
+    if (json.length > MAX_HEADER_JSON) throw new RangeError(`trace header: ${json.length} characters of JSON (at most ${MAX_HEADER_JSON}; images go in image chunks, not in the configuration)`);
+    w.str(json);
     this.flush(true);
     let any = false;
     images.forEach((im, i) => {
@@ -515,9 +519,11 @@ export class TraceReader {
   *events(opts: { fromFrame?: number; fromEvent?: number } = {}): Generator<TraceEvent, void, void> {
     const fromEvent = opts.fromEvent ?? 0;
     const start = opts.fromFrame ?? (fromEvent > 0 ? this.frameForEvent(fromEvent) : 1);
+    let ended = false;
     for (let i = Math.max(1, start); i < this.frames.length; i++) {
       const f = this.frames[i];
       if (f.eventCount === 0) continue;
+      if (ended) this.fail('corrupt', `frame ${i} follows the frame holding the end event`);
       const content = this.frameContent(i);
       const where = `${basename(this.path)}: frame ${i}`;
       const r = new ByteReader(content, 0, content.length, where);
@@ -527,6 +533,7 @@ export class TraceReader {
       let n = sync.firstEvent;
       for (;;) {
         const [kind, vcpu] = readTag(r);
+        if (ended && kind !== Tag.FrameEnd) r.corrupt('records after the end event');
         if (kind === Tag.FrameEnd) {
           if (r.u32le() !== n - sync.firstEvent) r.corrupt('frame-end event count differs from the events in the frame');
           break;
@@ -538,6 +545,7 @@ export class TraceReader {
         }
         if (!isEventTag(kind)) r.corrupt(`unexpected record tag ${kind}`);
         const e = decodeEventBody(r, st, kind, vcpu);
+        if (kind === Tag.End) ended = true;
         if (n >= fromEvent) yield e;
         n++;
       }

@@ -221,6 +221,9 @@ describe('trace container', () => {
     const { events } = await readAll(path);
     expect(events).toEqual([{ vcpu: 0, icount: 5, kind: 'hlt' }, { ...endAfter([]), icount: 9 }]);
     expect(() => w.append({ vcpu: 0, icount: 10, kind: 'hlt' })).toThrow(/after close/);
+    await expect(TraceWriter.create(join(dir, 'huge-header.zst'), { ...HEADER, config: { blob: 'x'.repeat(2 << 20) } })).rejects.toThrow(/at most 1048576/);
+    expect(existsSync(join(dir, 'huge-header.zst'))).toBe(false);
+    expect(existsSync(join(dir, 'huge-header.zst.tmp'))).toBe(false);
     writeFileSync(join(dir, 'unused'), '');
   });
 });
