@@ -11,9 +11,16 @@ import type { GuestMemory } from '../memory.js';
 import { DecodedStore, Info, Ea } from './decoded.js';
 import { Decoder, DecodeStatus } from './decoder.js';
 import { ENDS_BLOCK } from './opcode-table.js';
+
+/** Op ids the 64-bit loop dispatches directly (see loop64). */
+const DEC_RM = GROUP_BASE + Grp.G5_FF * 8 + 1;
+const INC_RM = GROUP_BASE + Grp.G5_FF * 8;
+const SHIFT_IMM = GROUP_BASE + Grp.G2_C1 * 8;
 import { LazyOp, SIGN_BIT, PARITY, ult64 } from './flags.js';
 import { Flag, Cr0, Cr4, Efer, Seg, Vec, PfErr, ARITH_FLAGS, FLAGS_FIXED1, DescAttr } from './constants.js';
 import { execute } from './execute.js';
+import { alu64, incDecRm, shiftRm } from './exec-alu.js';
+import { GROUP_BASE, Grp } from './opcode-table.js';
 import { deliverEvent, EventKind } from './system.js';
 
 /** What the CPU asks of the machine around it. Every call is at an exact icount. */
@@ -1334,7 +1341,32 @@ export class Cpu {
         const next = (cur + ((inf >> Info.LEN_SHIFT) & 15)) | 0;
         if (next >>> 0 < cur >>> 0) this.ripHi = (curHi + 1) | 0;
         this.ripLo = next;
-        execute(this, d, ops[d], inf);
+        const op = ops[d];
+        if (op < 0x40 && (op & 7) < 4 && (inf & (Info.MEM | Info.OSIZE_MASK)) === 3) {
+          // Inline: 64-bit register-register ALU, the commonest instruction form.
+          const reg = (inf >> Info.REG_SHIFT) & 31;
+          const rm = (inf >> Info.RM_SHIFT) & 31;
+          const dst = (op & 2) === 0 ? rm : reg;
+          const src = (op & 2) === 0 ? reg : rm;
+          const res = alu64(this, op >> 3, this.lo[dst], this.hi[dst], this.lo[src], this.hi[src]);
+          if (op >> 3 !== 7) {
+            this.lo[dst] = res;
+            this.hi[dst] = this.rHi;
+          }
+        } else if (op === 0x75 || op === 0x74) {
+          // JNZ/JZ rel8: the commonest loop branch (the block ends here).
+          if (this.getZF() === (op === 0x74)) {
+            const t = (next >>> 0) + s.imm[d];
+            this.ripLo = t | 0;
+            if (t > 0xffffffff || t < 0) this.ripHi = (curHi + (t < 0 ? -1 : 1)) | 0;
+          }
+        } else if (op === DEC_RM || op === INC_RM) {
+          incDecRm(this, d, op === DEC_RM);
+        } else if (op >= SHIFT_IMM && op < SHIFT_IMM + 8) {
+          shiftRm(this, d, op & 7, s.imm[d]);
+        } else {
+          execute(this, d, op, inf);
+        }
         n++;
         if (this.breakLoop) {
           this.insns = n;
