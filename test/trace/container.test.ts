@@ -112,6 +112,31 @@ describe('trace container', () => {
     execFileSync('zstd', ['-q', '-t', path]);
   });
 
+  it.skipIf(!hasZstd)('ends with a seek table in the zstd seekable format whose entries stock zstd agrees with', async () => {
+    const path = join(dir, 'seekable.zst');
+    await writeTrace(path, syntheticEvents(5000), { frameBytes: 4096 });
+    const f = readFileSync(path);
+    const n = f.readUInt32LE(f.length - 9);
+    expect(f[f.length - 5]).toBe(0); // descriptor: no checksums
+    expect(f.readUInt32LE(f.length - 4)).toBe(0x8f92eab1);
+    const tableStart = f.length - (n * 8 + 9) - 8;
+    expect(f.readUInt32LE(tableStart)).toBe(0x184d2a5e);
+    expect(f.readUInt32LE(tableStart + 4)).toBe(n * 8 + 9);
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      const c = f.readUInt32LE(tableStart + 8 + i * 8);
+      const d = f.readUInt32LE(tableStart + 12 + i * 8);
+      if (i < 3 || i === n - 1) {
+        const out = execFileSync('zstd', ['-q', '-d', '-c'], { input: f.subarray(offset, offset + c) });
+        expect(out.length).toBe(d);
+      }
+      offset += c;
+    }
+    // between the last zstd frame and the seek table: the hvsim index, a skippable frame
+    expect(f.readUInt32LE(offset)).toBe(0x184d2a5f);
+    expect(offset + 8 + f.readUInt32LE(offset + 4)).toBe(tableStart);
+  });
+
   it('leaves a crashed recording readable up to its last complete frame', async () => {
     const path = join(dir, 'crash.zst');
     const events = syntheticEvents(30_000);
