@@ -405,6 +405,10 @@ export class TraceReader {
     };
     if (size === 0) throw new TraceFormatError('empty', `${name}: empty file (0 bytes), not an hvsim trace`);
     const first = readAt(0, 4);
+    const notTrace = (why: string): never => {
+      throw new TraceFormatError('bad-magic', `${name}: a zstd file but not an hvsim trace (${why})`);
+    };
+    if (first.length === 4 && (le32(first, 0) & 0xfffffff0) >>> 0 === 0x184d2a50) notTrace('it starts with a skippable frame');
     if (first.length < 4 || le32(first, 0) !== ZSTD_MAGIC) {
       throw new TraceFormatError('not-zstd', `${name}: not a zstd file (starts with ${hex(first)}), so not an hvsim trace`);
     }
@@ -429,6 +433,7 @@ export class TraceReader {
         }
         if (x.kind === 'bad') fail('corrupt', `${x.what} at byte ${pos}`);
         if (x.kind === 'zstd') {
+          if (pos === 0 && x.contentSize === null) notTrace('its first frame does not declare its size, as trace frames do');
           if (x.contentSize === null || x.contentSize > MAX_FRAME_CONTENT) fail('corrupt', `frame at byte ${pos} declares ${x.contentSize ?? 'no'} content size (at most ${MAX_FRAME_CONTENT})`);
           extents.push({ offset: pos, size: x.size });
         }

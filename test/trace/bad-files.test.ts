@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { STREAM_MAGIC, TraceReader } from '../../src/trace/container.js';
 import { TraceFormatError, type TraceFormatErrorCode } from '../../src/trace/errors.js';
@@ -70,6 +71,15 @@ describe('bad trace files', () => {
 
   it('zstd, but not a trace', async () => {
     await expectError(file(await zstdFrame(new TextEncoder().encode('just some text, compressed'))), 'bad-magic', /a zstd file but not an hvsim trace/);
+  });
+
+  it.skipIf(spawnSync('zstd', ['--version']).status !== 0)('zstd from the stock tool (streamed, or led by a skippable frame), but not a trace', async () => {
+    const streamed = execFileSync('zstd', ['-q', '-c'], { input: Buffer.from('hello from a pipe\n') });
+    await expectError(file(streamed), 'bad-magic', /a zstd file but not an hvsim trace \(its first frame does not declare its size/);
+    const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0]), streamed]);
+    await expectError(file(skippable), 'bad-magic', /starts with a skippable frame/);
+    const sized = execFileSync('zstd', ['-q', '-c', join(dir, 'good.zst')]); // a trace compressed again
+    await expectError(file(sized), 'bad-magic', /not an hvsim trace/);
   });
 
   it('another format version', async () => {
