@@ -16,10 +16,13 @@ import { ENDS_BLOCK } from './opcode-table.js';
 const DEC_RM = GROUP_BASE + Grp.G5_FF * 8 + 1;
 const INC_RM = GROUP_BASE + Grp.G5_FF * 8;
 const SHIFT_IMM = GROUP_BASE + Grp.G2_C1 * 8;
+/** Groups 0x80-0x83: ALU r/m, imm (four consecutive groups of eight). */
+const ALU_IMM = GROUP_BASE + Grp.G1_80 * 8;
 import { LazyOp, SIGN_BIT, PARITY, ult64 } from './flags.js';
 import { Flag, Cr0, Cr4, Efer, Seg, Vec, PfErr, ARITH_FLAGS, FLAGS_FIXED1, DescAttr } from './constants.js';
 import { execute } from './execute.js';
-import { alu64, incDecRm, shiftRm } from './exec-alu.js';
+import { alu64, incDecRm, shiftRm, aluRmImm } from './exec-alu.js';
+import { movRegRm, movRmReg } from './exec-data.js';
 import { GROUP_BASE, Grp } from './opcode-table.js';
 import { deliverEvent, EventKind } from './system.js';
 
@@ -1353,9 +1356,9 @@ export class Cpu {
             this.lo[dst] = res;
             this.hi[dst] = this.rHi;
           }
-        } else if (op === 0x75 || op === 0x74) {
-          // JNZ/JZ rel8: the commonest loop branch (the block ends here).
-          if (this.getZF() === (op === 0x74)) {
+        } else if (op >= 0x70 && op <= 0x7f) {
+          // Jcc rel8: loop branches (the block ends here).
+          if (op === 0x75 ? !this.getZF() : op === 0x74 ? this.getZF() : this.cond(op & 15)) {
             const t = (next >>> 0) + s.imm[d];
             this.ripLo = t | 0;
             if (t > 0xffffffff || t < 0) this.ripHi = (curHi + (t < 0 ? -1 : 1)) | 0;
@@ -1364,6 +1367,12 @@ export class Cpu {
           incDecRm(this, d, op === DEC_RM);
         } else if (op >= SHIFT_IMM && op < SHIFT_IMM + 8) {
           shiftRm(this, d, op & 7, s.imm[d]);
+        } else if (op === 0x8b) {
+          movRegRm(this, d);
+        } else if (op === 0x89) {
+          movRmReg(this, d);
+        } else if (op >= ALU_IMM && op < ALU_IMM + 32) {
+          aluRmImm(this, d, op & 7);
         } else {
           execute(this, d, op, inf);
         }
