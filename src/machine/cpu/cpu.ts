@@ -1273,19 +1273,26 @@ export class Cpu {
       }
       return Stop.LIMIT;
     } catch (e) {
-      this.ripLo = this.curLo;
-      this.ripHi = this.curHi;
-      if (e === CPU_EXIT) return Stop.EXIT;
-      if (e !== CPU_FAULT) throw e;
-      // A faulting instruction does not retire (the icount is exact).
-      try {
-        if (!this.deliver(this.excVec, this.excErr, EventKind.FAULT)) return Stop.SHUTDOWN;
-      } catch (e2) {
-        if (e2 === CPU_EXIT) return Stop.EXIT;
-        throw e2;
-      }
-      return Stop.BREAK;
+      return this.afterThrow(e);
     }
+  }
+
+  /**
+   * A batch ended in a throw: restore RIP to the instruction (which did not retire, so the
+   * icount stays exact) and deliver its fault, or report the host's stop.
+   */
+  private afterThrow(e: unknown): Stop {
+    this.ripLo = this.curLo;
+    this.ripHi = this.curHi;
+    if (e === CPU_EXIT) return Stop.EXIT;
+    if (e !== CPU_FAULT) throw e;
+    try {
+      if (!this.deliver(this.excVec, this.excErr, EventKind.FAULT)) return Stop.SHUTDOWN;
+    } catch (e2) {
+      if (e2 === CPU_EXIT) return Stop.EXIT;
+      throw e2;
+    }
+    return Stop.BREAK;
   }
 
   /**
@@ -1297,18 +1304,7 @@ export class Cpu {
     try {
       return this.loop64(limit);
     } catch (e) {
-      // this.insns holds the count before the faulting instruction (it does not retire).
-      this.ripLo = this.curLo;
-      this.ripHi = this.curHi;
-      if (e === CPU_EXIT) return Stop.EXIT;
-      if (e !== CPU_FAULT) throw e;
-      try {
-        if (!this.deliver(this.excVec, this.excErr, EventKind.FAULT)) return Stop.SHUTDOWN;
-      } catch (e2) {
-        if (e2 === CPU_EXIT) return Stop.EXIT;
-        throw e2;
-      }
-      return Stop.BREAK;
+      return this.afterThrow(e); // loop64 published the count before the faulting instruction
     }
   }
 
