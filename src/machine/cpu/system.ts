@@ -326,7 +326,6 @@ function isContributory(v: number): boolean {
 export function deliverEvent(c: Cpu, vec: number, err: number, kind: EventKind): void {
   if (c.exceptionHook !== null && kind !== EventKind.EXTERNAL && c.exceptionHook(vec, err)) throw CPU_EXIT;
   c.deliveries++;
-  const prev = c.deliveringVec;
   c.deliveringVec = vec;
   c.deliveryDepth++;
   try {
@@ -351,8 +350,6 @@ export function deliverEvent(c: Cpu, vec: number, err: number, kind: EventKind):
       (isContributory(first) && isContributory(second)) || (first === Vec.PF && (isContributory(second) || second === Vec.PF));
     if (df) deliverEvent(c, Vec.DF, 0, EventKind.FAULT);
     else deliverEvent(c, second, c.excErr, EventKind.FAULT);
-  } finally {
-    void prev;
   }
 }
 
@@ -585,24 +582,15 @@ function restoreStackState(c: Cpu, s: StackState): void {
 
 /** Push with supervisor privilege (event delivery writes the new stack as the new CPL). */
 function pushSupervisor(c: Cpu, size: number, v: number): void {
-  const savedCpl = c.cpl;
-  const savedW = c.tlbW;
-  const savedR = c.tlbR;
-  c.cpl = 0;
-  try {
-    if (size === 3) pushSupervisor64(c, v, 0);
-    else {
-      const n = size === 1 ? 2 : 4;
-      const sp = c.stackSize === 2 ? (c.lo[4] - n) | 0 : (c.lo[4] - n) & 0xffff;
-      c.supervisorWrite((sp + c.segBase[Seg.SS]) | 0, 0, n, v);
-      if (c.stackSize === 2) c.lo[4] = sp;
-      else c.lo[4] = (c.lo[4] & ~0xffff) | sp;
-    }
-  } finally {
-    c.cpl = savedCpl;
-    c.tlbW = savedW;
-    c.tlbR = savedR;
+  if (size === 3) {
+    pushSupervisor64(c, v, 0);
+    return;
   }
+  const n = size === 1 ? 2 : 4;
+  const sp = c.stackSize === 2 ? (c.lo[4] - n) | 0 : (c.lo[4] - n) & 0xffff;
+  c.supervisorWrite((sp + c.segBase[Seg.SS]) | 0, 0, n, v);
+  if (c.stackSize === 2) c.lo[4] = sp;
+  else c.lo[4] = (c.lo[4] & ~0xffff) | sp;
 }
 
 function pushSupervisor64(c: Cpu, vLo: number, vHi: number): void {
