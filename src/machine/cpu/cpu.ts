@@ -1333,16 +1333,15 @@ export class Cpu {
       // Step through the straight-line block: the next slot is d + 1.
       let left = rem[d];
       for (;;) {
-        this.insns = n;
         const cur = this.ripLo;
-        this.curLo = cur;
         const inf = info[d];
         const next = (cur + ((inf >> Info.LEN_SHIFT) & 15)) | 0;
         if (next >>> 0 < cur >>> 0) this.ripHi = (curHi + 1) | 0;
         this.ripLo = next;
         const op = ops[d];
         if (op < 0x40 && (op & 7) < 4 && (inf & (Info.MEM | Info.OSIZE_MASK)) === 3) {
-          // Inline: 64-bit register-register ALU, the commonest instruction form.
+          // Inline: 64-bit register-register ALU, the commonest instruction form. It calls no
+          // host and cannot fault, so the count and RIP need not be published for it.
           const reg = (inf >> Info.REG_SHIFT) & 31;
           const rm = (inf >> Info.RM_SHIFT) & 31;
           const dst = (op & 2) === 0 ? rm : reg;
@@ -1357,20 +1356,27 @@ export class Cpu {
           if (op === 0x75 ? !this.getZF() : op === 0x74 ? this.getZF() : this.cond(op & 15)) {
             const t = (next >>> 0) + s.imm[d];
             this.ripLo = t | 0;
-            if (t > 0xffffffff || t < 0) this.ripHi = (curHi + (t < 0 ? -1 : 1)) | 0;
+            if (t > 0xffffffff || t < 0) {
+              const hi = (curHi + (t < 0 ? -1 : 1)) | 0;
+              if (hi >> 15 !== 0 && hi >> 15 !== -1) {
+                // A non-canonical target is #GP(0) on the jump itself (SDM Jcc, 64-bit mode).
+                this.insns = n;
+                this.curLo = cur;
+                this.fault(Vec.GP, 0);
+              }
+              this.ripHi = hi;
+            }
           }
-        } else if (op === DEC_RM || op === INC_RM) {
-          incDecRm(this, d, op === DEC_RM);
-        } else if (op >= SHIFT_IMM && op < SHIFT_IMM + 8) {
-          shiftRm(this, d, op & 7, s.imm[d]);
-        } else if (op === 0x8b) {
-          movRegRm(this, d);
-        } else if (op === 0x89) {
-          movRmReg(this, d);
-        } else if (op >= ALU_IMM && op < ALU_IMM + 32) {
-          aluRmImm(this, d, op & 7);
         } else {
-          execute(this, d, op, inf);
+          // Everything else may call the host or fault: publish the exact count and RIP first.
+          this.insns = n;
+          this.curLo = cur;
+          if (op === DEC_RM || op === INC_RM) incDecRm(this, d, op === DEC_RM);
+          else if (op >= SHIFT_IMM && op < SHIFT_IMM + 8) shiftRm(this, d, op & 7, s.imm[d]);
+          else if (op === 0x8b) movRegRm(this, d);
+          else if (op === 0x89) movRmReg(this, d);
+          else if (op >= ALU_IMM && op < ALU_IMM + 32) aluRmImm(this, d, op & 7);
+          else execute(this, d, op, inf);
         }
         n++;
         if (this.breakLoop) {
