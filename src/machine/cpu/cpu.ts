@@ -21,7 +21,7 @@ const ALU_IMM = GROUP_BASE + Grp.G1_80 * 8;
 import { LazyOp, SIGN_BIT, PARITY, ult64 } from './flags.js';
 import { Flag, Cr0, Cr4, Efer, Seg, Vec, PfErr, ARITH_FLAGS, FLAGS_FIXED1, DescAttr } from './constants.js';
 import { execute } from './execute.js';
-import { alu64, incDecRm, shiftRm, aluRmImm } from './exec-alu.js';
+import { alu64, incDecRm, shiftRm, aluRmImm, shift64Reg, isFastShift } from './exec-alu.js';
 import { movRegRm, movRmReg } from './exec-data.js';
 import { GROUP_BASE, Grp } from './opcode-table.js';
 import { deliverEvent, EventKind } from './system.js';
@@ -1329,9 +1329,14 @@ export class Cpu {
         info = s.info; // decoding may have grown the store
         ops = s.op;
         rem = s.rem;
+        // The fetch's page walk can drop decoded code (A/D updates) or change what the loop
+        // must check; the inline forms below do not look at breakLoop, so stop here.
+        if (this.breakLoop) return this.halted ? Stop.HLT : Stop.BREAK;
       }
-      // Step through the straight-line block: the next slot is d + 1.
+      // Step through the straight-line block: the next slot is d + 1. The block is cut short
+      // so the instruction limit (a timer deadline or the caller's budget) is met exactly.
       let left = rem[d];
+      if (left > limit - n) left = limit - n;
       for (;;) {
         const cur = this.ripLo;
         const inf = info[d];
@@ -1367,6 +1372,9 @@ export class Cpu {
               this.ripHi = hi;
             }
           }
+        } else if (op >= SHIFT_IMM && op < SHIFT_IMM + 8 && (inf & (Info.MEM | Info.OSIZE_MASK)) === 3 && isFastShift(op & 7) && (s.imm[d] & 63) !== 0) {
+          // 64-bit register shift/rotate by an immediate: calls no host, cannot fault.
+          shift64Reg(this, (inf >> Info.RM_SHIFT) & 31, op & 7, s.imm[d] & 63);
         } else {
           // Everything else may call the host or fault: publish the exact count and RIP first.
           this.insns = n;
@@ -1377,13 +1385,13 @@ export class Cpu {
           else if (op === 0x89) movRmReg(this, d);
           else if (op >= ALU_IMM && op < ALU_IMM + 32) aluRmImm(this, d, op & 7);
           else execute(this, d, op, inf);
+          if (this.breakLoop) {
+            this.insns = n + 1;
+            return this.halted ? Stop.HLT : Stop.BREAK;
+          }
         }
         n++;
-        if (this.breakLoop) {
-          this.insns = n;
-          return this.halted ? Stop.HLT : Stop.BREAK;
-        }
-        if (--left === 0 || this.ripLo !== next || n >= limit) break;
+        if (--left === 0 || this.ripLo !== next) break;
         d++;
       }
     }

@@ -793,8 +793,13 @@ function shift32Reg(c: Cpu, r: number, op: number, count: number): void {
   c.hi[r] = 0;
 }
 
+/** The shift kinds shift64Reg handles (ROL, ROR, SHL/SAL, SHR; not SAR, RCL, RCR). */
+export function isFastShift(op: number): boolean {
+  return op === Sh.SHL || op === Sh.SHR || op === Sh.ROL || op === Sh.ROR || op === Sh.SAL;
+}
+
 /** Fast path: a 64-bit register shifted or rotated by a non-zero count (1-63). */
-function shift64Reg(c: Cpu, r: number, op: number, n: number): void {
+export function shift64Reg(c: Cpu, r: number, op: number, n: number): void {
   const lo = c.lo[r];
   const hi = c.hi[r];
   let rl: number;
