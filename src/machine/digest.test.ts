@@ -138,28 +138,12 @@ describe('hashRam', () => {
     expect(hashRam(r, true)).toBe(hashRam(r, false));
   });
 
-  it('costs well under a second for 128 MiB (figures quoted in digest.ts)', () => {
+  it('tells an all-zero 128 MiB RAM from one with data in every page (its cost is measured by npm run bench)', () => {
     const ram = new Uint8Array(128 * MiB);
-    const time = (): { first: number; best: number; h: string } => {
-      const ts: number[] = [];
-      let h = '';
-      for (let i = 0; i < 3; i++) {
-        const t = performance.now();
-        h = hashRam(ram);
-        ts.push(performance.now() - t);
-      }
-      return { first: ts[0], best: Math.min(...ts), h };
-    };
-    const zero = time();
+    const zero = hashRam(ram);
     const w = new Int32Array(ram.buffer);
     for (let i = 0; i < w.length; i += 1021) w[i] = i;
-    const full = time();
-    console.log(
-      `hashRam 128 MiB: all pages zero ${zero.best.toFixed(0)} ms (first call ${zero.first.toFixed(0)} ms), ` +
-        `every page non-zero ${full.best.toFixed(0)} ms (first call ${full.first.toFixed(0)} ms)`,
-    );
-    expect(full.h).not.toBe(zero.h);
-    expect(zero.best + full.best).toBeLessThan(5000); // generous: a loaded CI machine
+    expect(hashRam(ram)).not.toBe(zero);
   });
 });
 
