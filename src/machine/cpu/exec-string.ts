@@ -87,8 +87,8 @@ export function stringOp(c: Cpu, d: number, kind: Str): void {
     }
   }
   if (!countZero(c, asize)) {
-    // Not finished: run this instruction again (it has not retired yet in icount terms
-    // only once; each chunk counts as one instruction step, deterministically).
+    // Not finished: run this instruction again from its start. Each chunk counts as one
+    // instruction step, so the count stays a pure function of the guest's state.
     c.ripLo = c.curLo;
     c.ripHi = c.curHi;
   }
