@@ -92,6 +92,7 @@ export class GuestMemory {
   // ---- Physical accesses used by the CPU slow path (RAM or MMIO, unmapped reads as all-ones) ----
 
   physRead(pa: number, size: number): number {
+    if (pa < 0) return size === 4 ? -1 : size === 2 ? 0xffff : 0xff; // never a valid address
     if (pa + size <= this.size && this.mmio.length === 0) return this.ramRead(pa, size);
     const r = this.findMmio(pa);
     if (r !== null) {
@@ -104,6 +105,7 @@ export class GuestMemory {
   }
 
   physWrite(pa: number, size: number, value: number): void {
+    if (pa < 0) return;
     const r = this.mmio.length === 0 ? null : this.findMmio(pa);
     if (r !== null) {
       this.mmioHook?.();

@@ -580,7 +580,7 @@ export class Cpu {
 
     if (this.pagingMode === 2) {
       // 32-bit paging: CR3 -> PD (1024 entries) -> PT (SDM vol. 3, 4.3).
-      pteAddr = ((this.cr3Lo >>> 0) & 0xfffff000) + ((lo >>> 22) << 2);
+      pteAddr = ((this.cr3Lo & 0xfffff000) >>> 0) + ((lo >>> 22) << 2);
       pte = this.physRead32(pteAddr);
       if ((pte & 1) === 0) fail(false);
       writable = (pte & 2) !== 0;
@@ -588,17 +588,17 @@ export class Cpu {
       entries.push(pteAddr);
       if ((pte & 0x80) !== 0 && (this.cr4 & Cr4.PSE) !== 0) {
         // 4 MiB page; PSE-36 high bits ignored (our physical space is below 4 GiB).
-        pageBase = (pte >>> 0) & 0xffc00000;
+        pageBase = (pte & 0xffc00000) >>> 0;
         pageOffsetMask = 0x3fffff;
         this.tlbHasLarge = true;
       } else {
-        pteAddr = ((pte >>> 0) & 0xfffff000) + (((lo >>> 12) & 0x3ff) << 2);
+        pteAddr = ((pte & 0xfffff000) >>> 0) + (((lo >>> 12) & 0x3ff) << 2);
         pte = this.physRead32(pteAddr);
         if ((pte & 1) === 0) fail(false);
         writable = writable && (pte & 2) !== 0;
         usr = usr && (pte & 4) !== 0;
         entries.push(pteAddr);
-        pageBase = (pte >>> 0) & 0xfffff000;
+        pageBase = (pte & 0xfffff000) >>> 0;
         pageOffsetMask = 0xfff;
       }
     } else {
@@ -606,7 +606,7 @@ export class Cpu {
       let level: number;
       if (this.pagingMode === 3) {
         // PAE: CR3 -> PDPT (4 entries) -> PD -> PT (SDM vol. 3, 4.4).
-        const pdpteAddr = ((this.cr3Lo >>> 0) & 0xffffffe0) + ((lo >>> 30) << 3);
+        const pdpteAddr = ((this.cr3Lo & 0xffffffe0) >>> 0) + ((lo >>> 30) << 3);
         pte = this.physRead32(pdpteAddr);
         pteHi = this.physRead32(pdpteAddr + 4);
         if ((pte & 1) === 0) fail(false);
@@ -614,7 +614,7 @@ export class Cpu {
         tableBase = this.frame(pte, pteHi);
         level = 2;
       } else {
-        tableBase = ((this.cr3Hi & 0x7f) * 4294967296) + ((this.cr3Lo >>> 0) & 0xfffff000);
+        tableBase = (this.cr3Hi & 0x7f) * 4294967296 + ((this.cr3Lo & 0xfffff000) >>> 0);
         level = 4;
       }
       for (;;) {
@@ -639,12 +639,12 @@ export class Cpu {
         if (level === 1 || (ps && (level === 2 || level === 3))) {
           if (level === 3) {
             if ((pte & 0x3fffe000) !== 0) fail(true, true);
-            pageBase = (pteHi & 0x7f) * 4294967296 + ((pte >>> 0) & 0xc0000000);
+            pageBase = (pteHi & 0x7f) * 4294967296 + ((pte & 0xc0000000) >>> 0);
             pageOffsetMask = 0x3fffffff;
             this.tlbHasLarge = true;
           } else if (level === 2) {
             if ((pte & 0x1fe000) !== 0) fail(true, true);
-            pageBase = (pteHi & 0x7f) * 4294967296 + ((pte >>> 0) & 0xffe00000);
+            pageBase = (pteHi & 0x7f) * 4294967296 + ((pte & 0xffe00000) >>> 0);
             pageOffsetMask = 0x1fffff;
             this.tlbHasLarge = true;
           } else {
@@ -689,7 +689,8 @@ export class Cpu {
   private readonly walkEntries: number[] = [];
 
   private frame(lo: number, hi: number): number {
-    return (hi & 0x7f) * 4294967296 + ((lo >>> 0) & 0xfffff000);
+    // `&` yields a signed int32: convert back so frames at or above 2 GiB stay positive.
+    return (hi & 0x7f) * 4294967296 + ((lo & 0xfffff000) >>> 0);
   }
 
   private fillTlb(pageLo: number, hi: number, frame: number, usr: boolean, sw: boolean, uw: boolean, exec: boolean): void {
@@ -713,7 +714,7 @@ export class Cpu {
   }
 
   physRead32(pa: number): number {
-    if (pa + 4 <= this.ramSize) return this.view.getInt32(pa, true);
+    if (pa >= 0 && pa + 4 <= this.ramSize) return this.view.getInt32(pa, true);
     return this.mem.physRead(pa, 4);
   }
 
@@ -820,7 +821,7 @@ export class Cpu {
       return size === 4 ? v : v & (size === 2 ? 0xffff : 0xff);
     }
     const pa = this.translate(lo, hi, Access.READ, user);
-    if (pa + size <= this.ramSize && (this.mem.mmio.length === 0 || this.mem.findMmio(pa) === null)) {
+    if (pa >= 0 && pa + size <= this.ramSize && (this.mem.mmio.length === 0 || this.mem.findMmio(pa) === null)) {
       if (size === 1) return this.ram[pa];
       if (size === 2) return this.view.getUint16(pa, true);
       return this.view.getInt32(pa, true);
