@@ -38,6 +38,10 @@ export function loadTable(c: Cpu, d: number, idt: boolean): void {
   if (c.codeSize === 3) {
     baseLo = c.rd64((lo + 2) | 0, hi);
     baseHi = c.rHi;
+    // A non-canonical base is #GP(0): hardware and KVM's emulator (em_lgdt_lidt) refuse it,
+    // and kvm-unit-tests x86/la57.c expects it (SDM vol. 3, 2.4.1: the base is a linear address).
+    const top = baseHi >> 15;
+    if (top !== 0 && top !== -1) c.fault(Vec.GP, 0);
   } else {
     baseLo = c.rd32((lo + 2) | 0, hi);
     if (osizeOf(c, d) === 1) baseLo &= 0xffffff;
@@ -293,9 +297,13 @@ export function movCr(c: Cpu, d: number, toCr: boolean): void {
       c.breakLoop = true;
       return;
     case 4: {
-      // Reserved bits and features we do not advertise (VMXE, SMXE, PKE, CET, LA57...) -> #GP.
+      // Reserved bits and features we do not implement (VMXE, SMXE, PKE, CET, LA57...) -> #GP.
+      // The bit of a feature that CPUID does not enumerate is reserved as well (SDM MOV CR4:
+      // "#GP(0) If an attempt is made to write a 1 to any reserved bit in CR4"; KVM's
+      // cr4_reserved_bits does this for PCIDE, OSXSAVE, FSGSBASE, SMEP, SMAP and UMIP, and
+      // kvm-unit-tests x86/pcid.c expects #GP for PCIDE without CPUID.1:ECX.PCID).
       const allowed = Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.PCE |
-        Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.UMIP | Cr4.FSGSBASE | Cr4.PCIDE | Cr4.OSXSAVE | Cr4.SMEP | Cr4.SMAP;
+        Cr4.OSFXSR | Cr4.OSXMMEXCPT | cpuidCr4Bits(c);
       if (hi !== 0 || (lo & ~allowed) !== 0) c.fault(Vec.GP, 0);
       if (c.long && (lo & Cr4.PAE) === 0) c.fault(Vec.GP, 0);
       c.cr4 = lo;
@@ -311,6 +319,25 @@ export function movCr(c: Cpu, d: number, toCr: boolean): void {
     default:
       c.fault(Vec.UD);
   }
+}
+
+/**
+ * The CR4 bits whose features CPUID enumerates: PCIDE (CPUID.1:ECX[17]), OSXSAVE (CPUID.1:ECX[26]),
+ * FSGSBASE, SMEP, SMAP (CPUID.(7,0):EBX[0], [7], [20]) and UMIP (CPUID.(7,0):ECX[2]).
+ */
+function cpuidCr4Bits(c: Cpu): number {
+  const out = c.scratch;
+  c.host.cpuid(c, 1, 0, out);
+  let bits = ((out[2] & (1 << 17)) !== 0 ? Cr4.PCIDE : 0) | ((out[2] & (1 << 26)) !== 0 ? Cr4.OSXSAVE : 0);
+  c.host.cpuid(c, 0, 0, out);
+  if (out[0] >>> 0 >= 7) {
+    c.host.cpuid(c, 7, 0, out);
+    if ((out[1] & (1 << 0)) !== 0) bits |= Cr4.FSGSBASE;
+    if ((out[1] & (1 << 7)) !== 0) bits |= Cr4.SMEP;
+    if ((out[1] & (1 << 20)) !== 0) bits |= Cr4.SMAP;
+    if ((out[2] & (1 << 2)) !== 0) bits |= Cr4.UMIP;
+  }
+  return bits;
 }
 
 /** MOV r, DRn / MOV DRn, r. Breakpoints are stored, not armed (documented limitation). */
