@@ -4,7 +4,7 @@
 import type { Cpu } from './cpu.js';
 import { Info } from './decoded.js';
 import { Flag, Seg, Vec } from './constants.js';
-import { readRm, osizeOf, isMem } from './operands.js';
+import { readRm, osizeOf, readFarPointer, farPtr } from './operands.js';
 import { farJump, farCall, farReturn, iret, deliverEvent, EventKind } from './system.js';
 
 // The target computed by relTarget/absTarget (module scratch: no allocation per branch).
@@ -104,19 +104,10 @@ export function retNear(c: Cpu, d: number, release: number): void {
 
 /** FF /3 and /5: far CALL/JMP through a memory pointer m16:16/32/64. */
 export function farIndirect(c: Cpu, d: number, call: boolean): void {
-  if (!isMem(c, d)) c.fault(Vec.UD);
-  const size = osizeOf(c, d);
-  const lo = c.ea(d);
-  const hi = c.eaHi;
-  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
-  if (c.codeSize !== 3) c.checkSeg(c.eaSeg, c.eaOff, n + 2, false); // offset and selector (SDM vol. 3, 5.3)
-  const off = c.rdSize(size, lo, hi);
-  const offHi = size === 3 ? c.rHi : 0;
-  const t = (lo >>> 0) + n;
-  const sel = c.rd16(t | 0, (hi + (t > 0xffffffff ? 1 : 0)) | 0);
-  const o = size === 1 ? off & 0xffff : off;
-  if (call) farCall(c, sel, o, offHi, size);
-  else farJump(c, sel, o, offHi);
+  readFarPointer(c, d);
+  const { sel, off, offHi } = farPtr;
+  if (call) farCall(c, sel, off, offHi, osizeOf(c, d));
+  else farJump(c, sel, off, offHi);
 }
 
 /** 9A / EA: far CALL/JMP ptr16:16/32 (not in 64-bit mode). */

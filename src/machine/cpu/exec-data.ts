@@ -5,7 +5,7 @@
 import type { Cpu } from './cpu.js';
 import { Info, Ea } from './decoded.js';
 import { Seg, Vec, Flag } from './constants.js';
-import { readRm, writeRm, readReg, writeReg, regField, rmField, osizeOf, isMem } from './operands.js';
+import { readRm, writeRm, readReg, writeReg, regField, rmField, osizeOf, isMem, readFarPointer, farPtr } from './operands.js';
 import { loadSegment } from './system.js';
 
 export function movRmReg(c: Cpu, d: number): void {
@@ -258,18 +258,9 @@ export function bound(c: Cpu, d: number): void {
 
 /** LDS/LES/LFS/LGS/LSS r, m16:16/32/64. */
 export function loadFarPointer(c: Cpu, d: number, seg: number): void {
-  if (!isMem(c, d)) c.fault(Vec.UD);
-  const size = osizeOf(c, d);
-  const lo = c.ea(d);
-  const hi = c.eaHi;
-  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
-  if (c.codeSize !== 3) c.checkSeg(c.eaSeg, c.eaOff, n + 2, false); // offset and selector (SDM vol. 3, 5.3)
-  const off = c.rdSize(size, lo, hi);
-  const offHi = c.rHi;
-  const t = (lo >>> 0) + n;
-  const sel = c.rd16(t | 0, (hi + (t > 0xffffffff ? 1 : 0)) | 0);
-  loadSegment(c, seg, sel);
-  writeReg(c, regField(c, d), size, off, offHi);
+  readFarPointer(c, d);
+  loadSegment(c, seg, farPtr.sel);
+  writeReg(c, regField(c, d), osizeOf(c, d), farPtr.off, farPtr.offHi);
 }
 
 export function pusha(c: Cpu, d: number): void {

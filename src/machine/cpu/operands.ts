@@ -5,6 +5,7 @@
 
 import type { Cpu } from './cpu.js';
 import { Info } from './decoded.js';
+import { Vec } from './constants.js';
 
 /** Linear address (and, outside 64-bit mode, segment and offset) of the last memory operand
  *  read by readRm, for writeRmBack. */
@@ -99,4 +100,26 @@ export function immOf(c: Cpu, d: number, size: number): number {
   const v = c.store.imm[d];
   c.rHi = size === 3 ? v >> 31 : 0;
   return size === 0 ? v & 0xff : size === 1 ? v & 0xffff : v;
+}
+
+/** The far pointer last read by readFarPointer: offset (with its high half) and selector. */
+export const farPtr = { off: 0, offHi: 0, sel: 0 };
+
+/**
+ * Read the m16:16/32/64 operand of a far JMP/CALL or LxS into farPtr: the offset of the
+ * operand size, then the 16-bit selector (SDM vol. 2, JMP/CALL/LDS). #UD for a register
+ * operand; segment checks cover both parts (SDM vol. 3, 5.3).
+ */
+export function readFarPointer(c: Cpu, d: number): void {
+  if ((c.store.info[d] & Info.MEM) === 0) c.fault(Vec.UD);
+  const size = c.store.info[d] & Info.OSIZE_MASK;
+  const lo = c.ea(d);
+  const hi = c.eaHi;
+  const n = size === 1 ? 2 : size === 2 ? 4 : 8;
+  if (c.codeSize !== 3) c.checkSeg(c.eaSeg, c.eaOff, n + 2, false);
+  const off = c.rdSize(size, lo, hi);
+  farPtr.offHi = size === 3 ? c.rHi : 0;
+  farPtr.off = size === 1 ? off & 0xffff : off;
+  const t = (lo >>> 0) + n;
+  farPtr.sel = c.rd16(t | 0, (hi + (t > 0xffffffff ? 1 : 0)) | 0);
 }
