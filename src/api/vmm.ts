@@ -14,6 +14,7 @@ import { buildPc, type PcDevices, type PcOptions } from '../machine/pc.js';
 import type { VmExit } from '../machine/exit.js';
 import { readRegisters, prepareRegisterWrite, RegisterError, type VcpuRegisters, type VcpuRegistersUpdate } from '../machine/cpu/register-state.js';
 import { createPersonalities, type PersonalityName } from '../hypervisors/index.js';
+import { KvStore } from '../hypervisors/kv-store.js';
 
 export type VmmErrno = 'ENOENT' | 'EINVAL' | 'ENOMEM';
 
@@ -40,6 +41,8 @@ export interface VmCreateParams {
   /** The PC basic devices (serial, PIC, PIT, RTC, fw_cfg, debug-exit...). */
   pc?: PcOptions;
   tscKHz?: number;
+  /** Keys of the information store (`--kv`), readable by the guest through each personality's backend. */
+  kv?: { key: string; value: string; readOnly?: boolean }[];
 }
 
 export interface VcpuInfo {
@@ -92,17 +95,18 @@ export class Vmm {
     if (!Number.isInteger(memoryBytes) || memoryBytes < 1024 * 1024 || memoryBytes % 4096 !== 0 || memoryBytes > 0xe000_0000) {
       throw new VmmError('EINVAL', 'memory must be a multiple of 4 KiB between 1 MiB and 3.5 GiB');
     }
+    const tscKHz = p.tscKHz ?? 2_000_000;
+    if (!Number.isInteger(tscKHz) || tscKHz < 1000 || tscKHz > 100_000_000) throw new VmmError('EINVAL', 'tscKHz must be 1000-100000000');
     let personalities;
     try {
-      personalities = createPersonalities(p.hypervisors ?? []);
+      personalities = createPersonalities(p.hypervisors ?? [], { tscKHz, vcpus });
     } catch (e) {
       throw new VmmError('EINVAL', (e as Error).message);
     }
-    const tscKHz = p.tscKHz ?? 2_000_000;
-    if (!Number.isInteger(tscKHz) || tscKHz < 1000 || tscKHz > 100_000_000) throw new VmmError('EINVAL', 'tscKHz must be 1000-100000000');
     const cfg: MachineConfig = {
       memoryBytes, vcpus, unhandledIo: p.unhandledIo ?? 'exit', ignoreUnknownMsrs: p.ignoreUnknownMsrs ?? false,
       exitOnPause: p.exitOnPause ?? false, personalities, clock: { nsPerInsn: 1, tscKHz },
+      kv: new KvStore(p.kv ?? []), bootTime: p.pc?.rtcTime,
     };
     const machine = new Machine(cfg);
     const devices = buildPc(machine, p.pc ?? {});

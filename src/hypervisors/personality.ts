@@ -1,22 +1,63 @@
-// What a hypervisor personality plugs into the machine: a CPUID block, MSRs, hypercalls,
-// and optionally port I/O. Personalities never import devices or each other; the machine
+// What a hypervisor personality plugs into the machine: a CPUID block, MSRs, hypercalls, and
+// optionally backdoor ports. Personalities never import devices or each other; the machine
 // asks each in order and the first that claims an exit answers it.
+//
+// The machine hands each personality a HypervisorHost (attach) before the guest runs: guest
+// memory, the virtual clock, interrupt injection and the key/value store. Everything a
+// personality shows the guest must come from there (never from the host's clock or state), so
+// a run replays bit for bit.
 
-import type { PortIoBus } from '../machine/io-bus.js';
+import type { GuestMemory } from '../machine/memory.js';
+import type { KvStore } from './kv-store.js';
 
-/** Registers a hypercall sees and answers (halves of RAX..R10 per the usual ABIs). */
-export interface HypercallRegs {
+/** A vCPU's registers as an exit handler sees them: halves of the 16 GPRs (index 0 RAX .. 15 R15). */
+export interface GuestRegs {
+  /** The vCPU taking the exit. */
+  vcpu: number;
   lo: Int32Array;
   hi: Int32Array;
-  /** 'vmcall' (Intel encoding) or 'vmmcall' (AMD encoding). */
-  insn: 'vmcall' | 'vmmcall';
   cpl: number;
   /** 64-bit mode (the ABI passes arguments in different registers in 32-bit guests). */
   long: boolean;
 }
 
+/** Registers a hypercall sees and answers. */
+export interface HypercallRegs extends GuestRegs {
+  /** 'vmcall' (Intel encoding) or 'vmmcall' (AMD encoding). */
+  insn: 'vmcall' | 'vmmcall';
+}
+
+/** The machine as a personality sees it. */
+export interface HypervisorHost {
+  readonly vcpus: number;
+  /** Guest-physical memory (checked accessors: false / null outside RAM, never a throw). */
+  readonly mem: GuestMemory;
+  /** Virtual nanoseconds since power-on at the current instruction of the running vCPU. */
+  nowNs(): number;
+  /** The guest's TSC at the current instruction. */
+  tsc(): number;
+  /** The guest's TSC frequency now (it changes under the migration knob). */
+  tscKHz(): number;
+  /** Unix time (seconds) at power-on: the wall clock the guest is told (same as the RTC's). */
+  readonly bootTime: number;
+  /** Raise an interrupt vector on a vCPU (Xen upcall, SynIC). */
+  injectInterrupt(vcpu: number, vector: number): void;
+  /** Run `cb` after `ns` virtual nanoseconds; returns an id for cancel. */
+  after(ns: number, cb: () => void): number;
+  cancel(id: number): void;
+  /** The key/value store behind pvbus-style information stores (`--kv`). */
+  readonly kv: KvStore;
+}
+
 export interface HypervisorPersonality {
   readonly name: string;
+  /** Called once by the machine before the guest runs. */
+  attach?(host: HypervisorHost): void;
+  /**
+   * The TSC frequency changed or the VM resumed after a pause (the migration knob): rewrite
+   * the clock structures the guest reads, by their update protocol.
+   */
+  clockChanged?(): void;
   /**
    * CPUID leaves of this personality relative to its base (leaf - base, 0..0xff);
    * false if the leaf is not one of its own (the machine then answers zeros).
@@ -31,5 +72,16 @@ export interface HypervisorPersonality {
   wrmsr?(msr: number, lo: number, hi: number, vcpu?: number): 'ok' | 'gp' | 'no';
   /** Return true if the hypercall was handled (registers updated). */
   hypercall?(regs: HypercallRegs): boolean;
-  attachPorts?(bus: PortIoBus): void;
+  /**
+   * Ports whose accesses go to `portIo` with the vCPU's registers (the VMware backdoor reads
+   * and writes EBX..EDI on an IN). Claimed before the port bus is consulted.
+   */
+  readonly backdoorPorts?: readonly number[];
+  /**
+   * An access to one of `backdoorPorts`. For an IN, return the value the guest reads (into
+   * AL/AX/EAX, after this returns); other registers may be changed through `regs`. For an OUT,
+   * the return value is ignored. A string instruction (REP INSB/OUTSB) calls this once per
+   * element, with RCX still counting the element being transferred.
+   */
+  portIo?(regs: GuestRegs, port: number, size: number, write: boolean, value: number): number;
 }

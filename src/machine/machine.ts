@@ -17,7 +17,9 @@ import { CpuidModel } from './cpuid-model.js';
 import { MachineMsrs } from './machine-msrs.js';
 import { ExitKind, type VmExit, type IoExit } from './exit.js';
 import type { InterruptSource } from './irq.js';
-import type { HypervisorPersonality } from '../hypervisors/personality.js';
+import type { MachineObserver } from './observer.js';
+import type { HypervisorHost, HypervisorPersonality, GuestRegs } from '../hypervisors/personality.js';
+import { KvStore } from '../hypervisors/kv-store.js';
 
 export interface MachineConfig {
   memoryBytes: number;
@@ -33,7 +35,13 @@ export interface MachineConfig {
   /** Personalities in CPUID order: the first at 0x40000000, the next at 0x40000100, ... */
   personalities: HypervisorPersonality[];
   x2apic?: boolean;
+  /** The information store personalities expose (`--kv`); default empty. */
+  kv?: KvStore;
+  /** Unix time (s) at power-on, the wall clock paravirtual clocks report (default 2000-01-01). */
+  bootTime?: number;
 }
+
+const DEFAULT_BOOT_TIME = 946684800; // 2000-01-01T00:00:00Z, the RTC's default too
 
 export class Machine implements CpuHost {
   readonly mem: GuestMemory;
@@ -54,6 +62,14 @@ export class Machine implements CpuHost {
   private stopAfter: VmExit | null = null;
   /** Interrupts injected through the API (VMM_IOC_INTR), per vCPU, in order. */
   private readonly injected: number[][] = [];
+  /** Records (or checks) every event from outside the guest; null when nobody listens. */
+  observer: MachineObserver | null = null;
+  readonly kv: KvStore;
+  /** Ports claimed by a personality's backdoor (VMware 0x5658/0x5659). */
+  private readonly backdoor = new Map<number, HypervisorPersonality>();
+  /** Scratch for observed hypercalls (no allocation per call). */
+  private readonly hcArgs = new Int32Array(18);
+  private readonly hcResult = new Int32Array(2);
 
   constructor(readonly config: MachineConfig) {
     if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > 16) {
@@ -72,13 +88,39 @@ export class Machine implements CpuHost {
       hypervisorBit: config.personalities.length > 0,
       x2apic: config.x2apic ?? false,
     });
-    for (const p of config.personalities) p.attachPorts?.(this.io);
+    this.kv = config.kv ?? new KvStore();
+    this.kv.onWrite = (w) => {
+      const cpu = this.cpus[this.running];
+      this.observer?.kvWrite(cpu.id, cpu.insns, w.key, w.value);
+    };
+    const host = this.personalityHost(config.bootTime ?? DEFAULT_BOOT_TIME);
+    for (const p of config.personalities) {
+      for (const port of p.backdoorPorts ?? []) this.backdoor.set(port, p);
+      p.attach?.(host);
+    }
     // MMIO devices see the clock at the exact icount of the access (the running vCPU's).
     this.mem.mmioHook = () => this.syncClock(this.cpus[this.running]);
   }
 
   /** The vCPU inside run() (MMIO accesses are charged to it). */
   private running = 0;
+
+  /** The machine as personalities see it (HypervisorHost): time is the running vCPU's. */
+  private personalityHost(bootTime: number): HypervisorHost {
+    const now = (): void => this.syncClock(this.cpus[this.running]);
+    return {
+      vcpus: this.config.vcpus,
+      mem: this.mem,
+      bootTime,
+      kv: this.kv,
+      nowNs: () => (now(), this.clock.nowNs()),
+      tsc: () => (now(), this.clock.tsc()),
+      tscKHz: () => this.clock.tscKHz,
+      injectInterrupt: (vcpu, vector) => this.injectInterrupt(vcpu, vector),
+      after: (ns, cb) => this.clock.schedule(this.clock.icount + this.clock.insnsForNs(ns), cb),
+      cancel: (id) => this.clock.cancel(id),
+    };
+  }
 
   /** Ask the run loop to stop after the current instruction and return `exit`. */
   stopWith(exit: VmExit): void {
@@ -105,6 +147,17 @@ export class Machine implements CpuHost {
    * state and inputs give the same exit at the same icount.
    */
   run(id: number, maxInsns: number): VmExit {
+    const e = this.runUntilExit(id, maxInsns);
+    const o = this.observer;
+    // Limits are the caller's slicing, an unanswered IN/OUT is recorded when it is answered,
+    // and an idle HLT was recorded as it executed: the rest are events of the run.
+    if (o !== null && e.kind !== ExitKind.Limit && e.kind !== ExitKind.Io && e.kind !== ExitKind.Hlt) {
+      o.exit(id, this.cpus[id].insns, e);
+    }
+    return e;
+  }
+
+  private runUntilExit(id: number, maxInsns: number): VmExit {
     const cpu = this.cpus[id];
     this.running = id;
     if (this.pending[id] !== null) {
@@ -131,6 +184,7 @@ export class Machine implements CpuHost {
         case Stop.SHUTDOWN:
           return { kind: ExitKind.Shutdown, reason: 'triple-fault' };
         case Stop.HLT: {
+          this.observer?.hlt(id, cpu.insns);
           if ((cpu.flagsReg & Flag.IF) === 0 && !cpu.nmiPending) {
             return { kind: ExitKind.Shutdown, reason: 'hlt-with-interrupts-off' };
           }
@@ -170,9 +224,19 @@ export class Machine implements CpuHost {
   // ---------------------------------------------------------------------------------------
 
   ioRead(cpu: Cpu, port: number, size: number): number {
+    const v = this.portRead(cpu, port, size);
+    const o = this.observer;
+    return o === null ? v : o.ioRead(cpu.id, cpu.insns, port, size, size === 4 ? v >>> 0 : v);
+  }
+
+  private portRead(cpu: Cpu, port: number, size: number): number {
     this.syncClock(cpu);
     const h = this.io.handlerFor(port);
     if (h !== null) return h.ioRead(port, size);
+    if (this.backdoor.size !== 0) {
+      const p = this.backdoor.get(port);
+      if (p !== undefined) return p.portIo!(this.guestRegs(cpu), port, size, false, 0);
+    }
     const ans = this.takeAnswer(cpu.id, ExitKind.Io) as IoExit | null;
     if (ans !== null && ans.port === port && ans.size === size && !ans.write) return ans.value;
     if (this.config.unhandledIo === 'ignore') return size === 1 ? 0xff : size === 2 ? 0xffff : -1;
@@ -183,15 +247,24 @@ export class Machine implements CpuHost {
   ioWrite(cpu: Cpu, port: number, size: number, value: number): void {
     this.syncClock(cpu);
     const h = this.io.handlerFor(port);
-    if (h !== null) {
-      h.ioWrite(port, size, value);
-      return;
+    const bd = h === null && this.backdoor.size !== 0 ? this.backdoor.get(port) : undefined;
+    if (h === null && bd === undefined) {
+      const ans = this.takeAnswer(cpu.id, ExitKind.Io) as IoExit | null;
+      const answered = ans !== null && ans.port === port && ans.size === size && ans.write;
+      if (!answered && this.config.unhandledIo === 'exit') {
+        // Recorded when the caller has answered and the instruction re-executes.
+        this.pending[cpu.id] = { kind: ExitKind.Io, port, size: size as 1 | 2 | 4, write: true, value: value >>> 0 };
+        cpu.requestExit();
+      }
     }
-    const ans = this.takeAnswer(cpu.id, ExitKind.Io) as IoExit | null;
-    if (ans !== null && ans.port === port && ans.size === size && ans.write) return;
-    if (this.config.unhandledIo === 'ignore') return;
-    this.pending[cpu.id] = { kind: ExitKind.Io, port, size: size as 1 | 2 | 4, write: true, value: value >>> 0 };
-    cpu.requestExit();
+    // Recorded before the device acts, so the write precedes whatever it causes.
+    this.observer?.ioWrite(cpu.id, cpu.insns, port, size, value >>> 0);
+    if (h !== null) h.ioWrite(port, size, value);
+    else if (bd !== undefined) bd.portIo!(this.guestRegs(cpu), port, size, true, value >>> 0);
+  }
+
+  private guestRegs(cpu: Cpu): GuestRegs {
+    return { vcpu: cpu.id, lo: cpu.lo, hi: cpu.hi, cpl: cpu.cpl, long: cpu.long };
   }
 
   private takeAnswer(vcpu: number, kind: ExitKind): VmExit | null {
@@ -210,13 +283,21 @@ export class Machine implements CpuHost {
       out[0] = out[1] = out[2] = out[3] = 0;
       const idx = (leaf - 0x40000000) >>> 8;
       const p = this.config.personalities[idx];
-      if (p !== undefined) p.cpuid(leaf & 0xff, subleaf, 0x40000000 + idx * 0x100, out);
-      return;
+      if (p !== undefined) p.cpuid(leaf & 0xff, subleaf, 0x40000000 + idx * 0x100, out, cpu.id);
+    } else {
+      this.cpuidModel.leaf(leaf, subleaf, cpu.id, out);
     }
-    this.cpuidModel.leaf(leaf, subleaf, cpu.id, out);
+    this.observer?.cpuid(cpu.id, cpu.insns, leaf >>> 0, subleaf >>> 0, out);
   }
 
   rdmsr(cpu: Cpu, msr: number, out: Int32Array): boolean {
+    const ok = this.readMsr(cpu, msr, out);
+    if (!ok) out[0] = out[1] = 0;
+    this.observer?.msr(cpu.id, cpu.insns, false, msr >>> 0, out[0], out[1], !ok);
+    return ok;
+  }
+
+  private readMsr(cpu: Cpu, msr: number, out: Int32Array): boolean {
     if (msr === Msr.TSC) {
       this.syncClock(cpu);
       const t = this.clock.tsc();
@@ -226,7 +307,8 @@ export class Machine implements CpuHost {
     }
     if (cpuReadMsr(cpu, msr, out)) return true;
     if (this.msrs.read(msr, cpu.id, out)) return true;
-    for (const p of this.config.personalities) if (p.rdmsr?.(msr, out)) return true;
+    this.syncClock(cpu); // personalities may read the clock (TIME_REF_COUNT)
+    for (const p of this.config.personalities) if (p.rdmsr?.(msr, out, cpu.id)) return true;
     if (this.config.ignoreUnknownMsrs) {
       out[0] = out[1] = 0;
       return true;
@@ -235,6 +317,12 @@ export class Machine implements CpuHost {
   }
 
   wrmsr(cpu: Cpu, msr: number, lo: number, hi: number): boolean {
+    const ok = this.writeMsr(cpu, msr, lo, hi);
+    this.observer?.msr(cpu.id, cpu.insns, true, msr >>> 0, lo, hi, !ok);
+    return ok;
+  }
+
+  private writeMsr(cpu: Cpu, msr: number, lo: number, hi: number): boolean {
     if (msr === Msr.TSC) {
       // Writing the TSC sets an offset so that it reads back as written (SDM vol. 3, 18.17).
       this.syncClock(cpu);
@@ -245,17 +333,37 @@ export class Machine implements CpuHost {
     if (cpuWriteMsr(cpu, msr, lo, hi)) return true;
     const m = this.msrs.write(msr, cpu.id, lo, hi);
     if (m !== 'no') return m === 'ok';
+    this.syncClock(cpu); // personalities write clock structures stamped with the current time
     for (const p of this.config.personalities) {
-      const r = p.wrmsr?.(msr, lo, hi) ?? 'no';
+      const r = p.wrmsr?.(msr, lo, hi, cpu.id) ?? 'no';
       if (r !== 'no') return r === 'ok';
     }
     return this.config.ignoreUnknownMsrs;
   }
 
   hypercall(cpu: Cpu, insn: 'vmcall' | 'vmmcall'): boolean {
-    const regs = { lo: cpu.lo, hi: cpu.hi, insn, cpl: cpu.cpl, long: cpu.long };
-    for (const p of this.config.personalities) if (p.hypercall?.(regs)) return true;
-    return false;
+    const o = this.observer;
+    if (o !== null) {
+      for (let i = 0; i < 9; i++) {
+        this.hcArgs[2 * i] = cpu.lo[i];
+        this.hcArgs[2 * i + 1] = cpu.hi[i];
+      }
+    }
+    this.syncClock(cpu);
+    const regs = { vcpu: cpu.id, lo: cpu.lo, hi: cpu.hi, insn, cpl: cpu.cpl, long: cpu.long };
+    let handled = false;
+    for (const p of this.config.personalities) {
+      if (p.hypercall?.(regs)) {
+        handled = true;
+        break;
+      }
+    }
+    if (o !== null) {
+      this.hcResult[0] = cpu.lo[0];
+      this.hcResult[1] = cpu.hi[0];
+      o.hypercall(cpu.id, cpu.insns, insn, this.hcArgs, this.hcResult, handled);
+    }
+    return handled;
   }
 
   /** Queue an external interrupt for a vCPU (taken when its RFLAGS.IF allows). */
@@ -271,8 +379,10 @@ export class Machine implements CpuHost {
 
   acknowledgeInterrupt(cpu: Cpu): number {
     const q = this.injected[cpu.id];
-    if (q.length > 0) return q.shift()!;
-    return this.interrupts!.acknowledge();
+    const fromApi = q.length > 0;
+    const v = fromApi ? q.shift()! : this.interrupts!.acknowledge();
+    this.observer?.interrupt(cpu.id, cpu.insns, v, fromApi ? 'hypervisor' : 'pic');
+    return v;
   }
 
   /** Change the TSC frequency; the TSC stays continuous at the change. */
@@ -280,6 +390,7 @@ export class Machine implements CpuHost {
     const before = this.clock.tsc();
     this.clock.tscKHz = khz;
     this.clock.tscOffset += before - this.clock.tsc();
+    for (const p of this.config.personalities) p.clockChanged?.();
   }
 
   pause(cpu: Cpu): void {
