@@ -1,7 +1,8 @@
-// VMware's CPUID leaves (spec digest §1.5, §1.3; Linux arch/x86/kernel/cpu/vmware.c).
-// PENDING: the backdoor ports 0x5658/0x5659 (§4) — GETVERSION, GETHZ, the GuestRPC channel.
+// VMware's CPUID leaves (spec digest §1.5, §1.3; Linux arch/x86/kernel/cpu/vmware.c) and its
+// backdoor ports 0x5658/0x5659 (§4: GETVERSION, GETHZ, the GuestRPC channels behind guestinfo).
 
-import type { HypervisorPersonality } from './personality.js';
+import type { GuestRegs, HypervisorHost, HypervisorPersonality } from './personality.js';
+import { BDOOR_HB_PORT, BDOOR_PORT, VmwareBackdoor, type BackdoorOptions } from './vmware-backdoor.js';
 import { DEFAULT_APIC_KHZ, DEFAULT_TSC_KHZ, setRegs, vendorLeaf, type PersonalityOptions } from './cpuid-util.js';
 
 /** §1.1 */
@@ -15,6 +16,8 @@ export const VMWARE_HYPERCALL_VMCALL = 1 << 1;
 export interface VmwareOptions extends PersonalityOptions {
   /** 0x40000010 ECX hypercall-transport bits (§1.3). Default 0: the backdoor is reached through I/O ports only. */
   hypercallModes?: number;
+  /** Backdoor knobs (GETVERSION answers, CPL 0 restriction); see vmware-backdoor.ts. */
+  backdoor?: Omit<BackdoorOptions, 'apicKHz'>;
 }
 
 export class VmwarePersonality implements HypervisorPersonality {
@@ -22,11 +25,27 @@ export class VmwarePersonality implements HypervisorPersonality {
   readonly tscKHz: number;
   readonly apicKHz: number;
   readonly hypercallModes: number;
+  readonly backdoorPorts = [BDOOR_PORT, BDOOR_HB_PORT] as const;
+  /** The backdoor, once the machine has attached us (its GuestRPC state and tools host are public for tests). */
+  backdoor: VmwareBackdoor | null = null;
+  private host: HypervisorHost | null = null;
+  private readonly backdoorOpts: Omit<BackdoorOptions, 'apicKHz'>;
 
   constructor(opts: VmwareOptions = {}) {
     this.tscKHz = opts.tscKHz ?? DEFAULT_TSC_KHZ;
     this.apicKHz = opts.apicKHz ?? DEFAULT_APIC_KHZ;
     this.hypercallModes = opts.hypercallModes ?? 0;
+    this.backdoorOpts = opts.backdoor ?? {};
+  }
+
+  attach(host: HypervisorHost): void {
+    this.host = host;
+    this.backdoor = new VmwareBackdoor(host, { ...this.backdoorOpts, apicKHz: this.apicKHz });
+  }
+
+  portIo(regs: GuestRegs, port: number, size: number, write: boolean, value: number): number {
+    if (this.backdoor === null) return size === 1 ? 0xff : size === 2 ? 0xffff : -1; // not attached: an empty port
+    return this.backdoor.portIo(regs, port, size, write, value);
   }
 
   cpuid(offset: number, _subleaf: number, base: number, out: Int32Array): boolean {
@@ -35,7 +54,8 @@ export class VmwarePersonality implements HypervisorPersonality {
         vendorLeaf(out, base + VMWARE_CPUID_TIMING, VMWARE_SIGNATURE);
         return true;
       case VMWARE_CPUID_TIMING: // §1.3: EAX TSC kHz, EBX APIC bus kHz, ECX hypercall modes, EDX 0
-        setRegs(out, this.tscKHz, this.apicKHz, this.hypercallModes, 0);
+        // The TSC frequency now (GETHZ gives the same figure), the configured one before attach.
+        setRegs(out, this.host?.tscKHz() ?? this.tscKHz, this.apicKHz, this.hypercallModes, 0);
         return true;
       default:
         return false; // §1.1: zeros
