@@ -1,12 +1,11 @@
-// Hyper-V's CPUID leaves (TLFS feature-discovery.md; spec digest §1.4) and the storage semantics of
-// its synthetic MSRs (§3.8, §6.1, §6.2).
-//
-// PENDING (needs the machine's guest-memory accessor / virtual clock, to be wired by the lead):
-// the hypercall page overlay at the HYPERCALL MSR's GPFN, the reference TSC page contents at the
-// REFERENCE_TSC GPFN, SynIC message/event pages, hypercalls. TIME_REF_COUNT reads the clock through
-// the optional `refTime100ns` input and is unhandled without it.
+// The Microsoft Hyper-V personality (TLFS; spec digest §1.4, §3.8, §6.1-§6.5): CPUID leaves,
+// synthetic MSRs, the hypercall page and hypercalls, the partition reference counter and reference
+// TSC page, and the SynIC MSRs with their message/event pages. The pages are written into guest
+// RAM at the GPFN the guest chose (as KVM does), not overlaid: docs/personalities/hyperv.md.
 
-import type { HypervisorPersonality } from './personality.js';
+import type { HypercallRegs, HypervisorHost, HypervisorPersonality } from './personality.js';
+import { dispatchHypercall, type HvConnections } from './hyperv-hypercall.js';
+import { nextTscSequence, ns100, ReferenceCounter, referenceTscPageBytes, TSC_SEQUENCE_INVALID } from './hyperv-reference-time.js';
 import { DEFAULT_APIC_KHZ, DEFAULT_TSC_KHZ, setRegs, splitU64, vendorLeaf, type PersonalityOptions } from './cpuid-util.js';
 
 /** §1.1: vendor signature and the interface id of leaf 0x40000001. */
@@ -76,8 +75,23 @@ export const HV_X64_MSR_SINT15 = 0x4000009f;
 /** HYPERCALL MSR bits (§6.1): bit 0 enable, bit 1 locked. */
 const HYPERCALL_ENABLE = 1 << 0;
 const HYPERCALL_LOCKED = 1 << 1;
+/**
+ * The hypercall page's code (§6.3): VMCALL (0F 01 C1), RET (C3) — hvsim's CPU says GenuineIntel,
+ * whose hypercall instruction is VMCALL. The same stub serves 32- and 64-bit callers: the register
+ * convention is chosen by the caller's mode at the VMCALL. Like KVM, only these bytes are written.
+ */
+export const HYPERCALL_PAGE_STUB: Uint8Array = Uint8Array.of(0x0f, 0x01, 0xc1, 0xc3);
+/** REFERENCE_TSC, SIEFP, SIMP: bit 0 enable (§3.8, §6.1). */
+const PAGE_ENABLE = 1 << 0;
 /** SINTx bit 16 masked; reset value is masked (§6.1). Vectors below 16 are invalid (§6.1 "vector (≥16)"). */
 const SINT_MASKED = 1 << 16;
+/**
+ * Guest-physical address bits: hvsim's CPUID 0x80000008 reports MAXPHYADDR 39. A hypercall page
+ * beyond the GPA space is #GP on the MSR write (TLFS hypercall-interface.md).
+ */
+const GPA_BITS = 39;
+
+const PAGE_SIZE = 4096;
 
 export interface HypervOptions extends PersonalityOptions {
   /** 0x40000002 (§1.4): build number, major, minor. Default Windows Server 2019: 17763, 10.0. */
@@ -93,7 +107,10 @@ export interface HypervOptions extends PersonalityOptions {
   /** 0x40000005 EAX/EBX: maximum virtual / logical processors. Defaults 240 / 0 (chosen, see report). */
   maxVps?: number;
   maxLps?: number;
-  /** PENDING clock input: partition reference time in 100 ns units (§3.8). TIME_REF_COUNT is unhandled without it. */
+  /**
+   * Partition time in 100 ns units, replacing the machine's virtual clock (for tests of a
+   * personality with no machine). Without it and without attach(), TIME_REF_COUNT is unhandled.
+   */
   refTime100ns?: () => number;
 }
 
@@ -107,6 +124,15 @@ class SynicState {
   siefp: Pair = { lo: 0, hi: 0 };
   simp: Pair = { lo: 0, hi: 0 };
   sint: Pair[] = Array.from({ length: 16 }, () => ({ lo: SINT_MASKED, hi: 0 }));
+}
+
+/** Guest-physical address of the page an MSR value points at (bits 63:12). */
+function pageGpa(p: Pair): number {
+  return (p.hi >>> 0) * 4294967296 + ((p.lo & ~(PAGE_SIZE - 1)) >>> 0);
+}
+
+function enabled(p: Pair): boolean {
+  return (p.lo & PAGE_ENABLE) !== 0;
 }
 
 export class HypervPersonality implements HypervisorPersonality {
@@ -123,13 +149,22 @@ export class HypervPersonality implements HypervisorPersonality {
   readonly maxVps: number;
   readonly maxLps: number;
   private readonly refTime100ns?: () => number;
+  private host: HypervisorHost | null = null;
 
   // Partition-wide MSR state (§6.1, §6.2)
   guestOsId: Pair = { lo: 0, hi: 0 };
   hypercallMsr: Pair = { lo: 0, hi: 0 };
   referenceTsc: Pair = { lo: 0, hi: 0 };
+  /** TscSequence of the last page written (0: none yet). */
+  tscSequence = TSC_SEQUENCE_INVALID;
+  private readonly reference = new ReferenceCounter({
+    time100ns: () => (this.refTime100ns !== undefined ? this.refTime100ns() : ns100(this.host?.nowNs() ?? 0)),
+    tsc: () => this.host?.tsc() ?? 0,
+  });
   // Per-vCPU SynIC state (§6.1)
   private readonly synic = new Map<number, SynicState>();
+  /** Where VMBus will receive HvPostMessage / HvSignalEvent; until then every connection id is invalid. */
+  connections: HvConnections | null = null;
 
   constructor(opts: HypervOptions = {}) {
     this.tscKHz = opts.tscKHz ?? DEFAULT_TSC_KHZ;
@@ -144,6 +179,20 @@ export class HypervPersonality implements HypervisorPersonality {
     this.maxVps = opts.maxVps ?? 240;
     this.maxLps = opts.maxLps ?? 0;
     this.refTime100ns = opts.refTime100ns;
+  }
+
+  attach(host: HypervisorHost): void {
+    this.host = host;
+  }
+
+  /** The TSC frequency now: the machine's (it changes under the migration knob), else the configured one. */
+  private currentTscKHz(): number {
+    return this.host?.tscKHz() ?? this.tscKHz;
+  }
+
+  /** The TSC frequency changed or the VM resumed: republish the reference TSC page (§3.8 sequence protocol). */
+  clockChanged(): void {
+    if (enabled(this.referenceTsc)) this.publishReferenceTscPage();
   }
 
   cpuid(offset: number, _subleaf: number, base: number, out: Int32Array): boolean {
@@ -188,9 +237,15 @@ export class HypervPersonality implements HypervisorPersonality {
     return s;
   }
 
-  /** Hypercall page enabled (enable bit stuck) — the machine overlays the page at `hypercallGpfn` (PENDING). */
+  /** Hypercall page enabled (the enable bit stuck, §6.1). */
   get hypercallEnabled(): boolean {
     return (this.hypercallMsr.lo & HYPERCALL_ENABLE) !== 0;
+  }
+
+  /** TIME_REF_COUNT now, or null without a clock (no machine and no refTime100ns). */
+  referenceCounter(): bigint | null {
+    if (this.host === null && this.refTime100ns === undefined) return null;
+    return this.reference.now();
   }
 
   rdmsr(msr: number, out: Int32Array, vcpu = 0): boolean {
@@ -206,16 +261,20 @@ export class HypervPersonality implements HypervisorPersonality {
         return this.priv(HV_MSR_HYPERCALL_AVAILABLE) && put(this.hypercallMsr);
       case HV_X64_MSR_VP_INDEX: // §6.1: read-only vCPU index (§1.4 bit 6)
         return this.priv(HV_MSR_VP_INDEX_AVAILABLE) && put({ lo: vcpu, hi: 0 });
-      case HV_X64_MSR_TIME_REF_COUNT: // §3.8: 100 ns units (§1.4 bit 1). PENDING without a clock input.
-        if (!this.priv(HV_MSR_TIME_REF_COUNT_AVAILABLE) || this.refTime100ns === undefined) return false;
-        splitU64(this.refTime100ns(), out);
+      case HV_X64_MSR_TIME_REF_COUNT: { // §3.8: 100 ns units (§1.4 bit 1)
+        if (!this.priv(HV_MSR_TIME_REF_COUNT_AVAILABLE)) return false;
+        const t = this.referenceCounter();
+        if (t === null) return false;
+        out[0] = Number(t & 0xffffffffn) | 0;
+        out[1] = Number(t >> 32n) | 0;
         return true;
+      }
       case HV_X64_MSR_REFERENCE_TSC: // §3.8 (§1.4 bit 9)
         return this.priv(HV_MSR_REFERENCE_TSC_AVAILABLE) && put(this.referenceTsc);
       case HV_X64_MSR_TSC_FREQUENCY: // §3.8: Hz, needs privilege bit 11 and EDX bit 8
       case HV_X64_MSR_APIC_FREQUENCY:
         if (!this.priv(HV_ACCESS_FREQUENCY_MSRS) || (this.miscFeatures & HV_FEATURE_FREQUENCY_MSRS_AVAILABLE) === 0) return false;
-        splitU64((msr === HV_X64_MSR_TSC_FREQUENCY ? this.tscKHz : this.apicKHz) * 1000, out);
+        splitU64((msr === HV_X64_MSR_TSC_FREQUENCY ? this.currentTscKHz() : this.apicKHz) * 1000, out);
         return true;
     }
     if (msr >= HV_X64_MSR_SCONTROL && msr <= HV_X64_MSR_SINT15 && this.priv(HV_MSR_SYNIC_AVAILABLE)) {
@@ -229,7 +288,7 @@ export class HypervPersonality implements HypervisorPersonality {
           return put(s.siefp);
         case HV_X64_MSR_SIMP:
           return put(s.simp);
-        case HV_X64_MSR_EOM: // write-only; reads 0 (as KVM)
+        case HV_X64_MSR_EOM: // write-only; "reads from the EOM register always return zeros" (TLFS)
           return put({ lo: 0, hi: 0 });
       }
       if (msr >= HV_X64_MSR_SINT0) return put(s.sint[msr - HV_X64_MSR_SINT0]);
@@ -248,16 +307,9 @@ export class HypervPersonality implements HypervisorPersonality {
         // §6.1: writing 0 disables the hypercall page.
         if (lo === 0 && hi === 0) this.hypercallMsr = { lo: this.hypercallMsr.lo & ~HYPERCALL_ENABLE, hi: this.hypercallMsr.hi };
         return 'ok';
-      case HV_X64_MSR_HYPERCALL: {
+      case HV_X64_MSR_HYPERCALL:
         if (!this.priv(HV_MSR_HYPERCALL_AVAILABLE)) return 'no';
-        // §6.1: locked (bit 1) with enable makes the MSR immutable until reset.
-        if ((this.hypercallMsr.lo & (HYPERCALL_LOCKED | HYPERCALL_ENABLE)) === (HYPERCALL_LOCKED | HYPERCALL_ENABLE)) return 'ok';
-        // §6.1, §8 note 7: enable does not stick while GUEST_OS_ID is 0 (OpenBSD reads back and gives up).
-        const osIdZero = this.guestOsId.lo === 0 && this.guestOsId.hi === 0;
-        this.hypercallMsr = { lo: osIdZero ? lo & ~HYPERCALL_ENABLE : lo, hi };
-        // PENDING: overlay the hypercall page (vmcall/vmmcall; ret, §6.3) at GPFN hi:lo[31:12].
-        return 'ok';
-      }
+        return this.writeHypercallMsr(lo, hi);
       case HV_X64_MSR_VP_INDEX: // §6.1 read-only
       case HV_X64_MSR_TIME_REF_COUNT: // §3.8: writes #GP
       case HV_X64_MSR_TSC_FREQUENCY: // §3.8 read-only
@@ -267,8 +319,11 @@ export class HypervPersonality implements HypervisorPersonality {
       }
       case HV_X64_MSR_REFERENCE_TSC:
         if (!this.priv(HV_MSR_REFERENCE_TSC_AVAILABLE)) return 'no';
-        // §3.8: bit 0 enable, 11:1 reserved (kept as written), 63:12 GPFN. PENDING: write the TSC page there.
+        // §3.8: bit 0 enable, 11:1 reserved (kept as written), 63:12 GPFN. A GPFN outside the GPA
+        // space is accepted ("the page will not be accessible"): nothing is written then.
         this.referenceTsc = { lo, hi };
+        if (enabled(this.referenceTsc)) this.publishReferenceTscPage();
+        else this.reference.withdraw();
         return 'ok';
     }
     if (msr >= HV_X64_MSR_SCONTROL && msr <= HV_X64_MSR_SINT15 && this.priv(HV_MSR_SYNIC_AVAILABLE)) {
@@ -279,17 +334,18 @@ export class HypervPersonality implements HypervisorPersonality {
           return 'ok';
         case HV_X64_MSR_SVERSION: // read-only (§6.1)
           return 'gp';
-        case HV_X64_MSR_SIEFP: // PENDING: event-flags page overlay
-          s.siefp = { lo, hi };
+        case HV_X64_MSR_SIEFP:
+          s.siefp = this.placeSynicPage(s.siefp, { lo, hi });
           return 'ok';
-        case HV_X64_MSR_SIMP: // PENDING: message page overlay
-          s.simp = { lo, hi };
+        case HV_X64_MSR_SIMP:
+          s.simp = this.placeSynicPage(s.simp, { lo, hi });
           return 'ok';
-        case HV_X64_MSR_EOM: // PENDING: re-deliver a pending message (§6.1)
+        case HV_X64_MSR_EOM: // no message is ever queued before VMBus: a no-op (TLFS: "if the queues are all empty")
           return 'ok';
       }
       if (msr >= HV_X64_MSR_SINT0) {
-        // §6.1: vector in bits 7:0 must be ≥ 16 unless the SINT is masked (bit 16).
+        // §6.1: vector in bits 7:0 must be ≥ 16 unless the SINT is masked (bit 16): the reset
+        // value 0x10000 (vector 0, masked) must be writable back.
         if ((lo & SINT_MASKED) === 0 && (lo & 0xff) < 16) return 'gp';
         s.sint[msr - HV_X64_MSR_SINT0] = { lo, hi };
         return 'ok';
@@ -297,5 +353,58 @@ export class HypervPersonality implements HypervisorPersonality {
       return 'no';
     }
     return 'no';
+  }
+
+  /** HV_X64_MSR_HYPERCALL (§6.1, §6.3; TLFS "Establishing the Hypercall Interface"). */
+  private writeHypercallMsr(lo: number, hi: number): 'ok' | 'gp' {
+    // Locked (bit 1) with enable makes the MSR immutable until reset.
+    if ((this.hypercallMsr.lo & (HYPERCALL_LOCKED | HYPERCALL_ENABLE)) === (HYPERCALL_LOCKED | HYPERCALL_ENABLE)) return 'ok';
+    // "If the guest attempts to move the hypercall page beyond the bounds of the GPA space, a #GP fault will result."
+    if ((hi >>> (GPA_BITS - 32)) !== 0) return 'gp';
+    // §6.1, §8 note 7: enable does not stick while GUEST_OS_ID is 0 (OpenBSD reads back and gives up).
+    const osIdZero = this.guestOsId.lo === 0 && this.guestOsId.hi === 0;
+    this.hypercallMsr = { lo: osIdZero ? lo & ~HYPERCALL_ENABLE : lo, hi };
+    if (this.hypercallEnabled) this.host?.mem.writeBytes(pageGpa(this.hypercallMsr), HYPERCALL_PAGE_STUB);
+    return 'ok';
+  }
+
+  /**
+   * Write the reference TSC page for the current TSC frequency with the next sequence number,
+   * and make TIME_REF_COUNT follow it. A frequency the page cannot describe publishes sequence 0
+   * ("use the MSR"); a page outside RAM is not written and the counter keeps to virtual time.
+   */
+  private publishReferenceTscPage(): void {
+    const host = this.host;
+    if (host === null) return;
+    const params = this.reference.publish(this.currentTscKHz());
+    const sequence = params === null ? TSC_SEQUENCE_INVALID : nextTscSequence(this.tscSequence);
+    const page = referenceTscPageBytes(sequence, params?.scale ?? 0n, params?.offset ?? 0n);
+    if (!host.mem.writeBytes(pageGpa(this.referenceTsc), page)) {
+      this.reference.withdraw();
+      return;
+    }
+    this.tscSequence = sequence;
+  }
+
+  /**
+   * SIEFP / SIMP (§6.5): the pages start zeroed (TLFS: "cleared to zero" at VP creation), so a page
+   * is cleared when it is enabled or moved while enabled (KVM clears it on enable too); rewriting
+   * the same value keeps its contents. Outside RAM nothing is written.
+   */
+  private placeSynicPage(old: Pair, next: Pair): Pair {
+    const moved = !enabled(old) || pageGpa(old) !== pageGpa(next);
+    if (enabled(next) && moved) this.host?.mem.writeBytes(pageGpa(next), new Uint8Array(PAGE_SIZE));
+    return next;
+  }
+
+  /**
+   * VMCALL/VMMCALL. Not ours (the machine raises #UD unless another personality takes it) while
+   * the hypercall page is disabled or from CPL > 0 (TLFS "Legal Hypercall Environments": #UD).
+   */
+  hypercall(regs: HypercallRegs): boolean {
+    const host = this.host;
+    if (host === null || !this.hypercallEnabled || regs.cpl !== 0) return false;
+    dispatchHypercall(regs, { mem: host.mem, privilegesHi: this.privilegesHi, connections: this.connections, vcpu: regs.vcpu });
+    return true;
   }
 }

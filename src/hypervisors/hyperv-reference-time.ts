@@ -1,0 +1,129 @@
+// Hyper-V partition reference time (spec digest §3.8; TLFS timers.md): the reference counter
+// behind HV_X64_MSR_TIME_REF_COUNT and the reference TSC page that lets a guest compute the same
+// time from RDTSC:
+//
+//     ReferenceTime = ((VirtualTsc * TscScale) >> 64) + TscOffset      (100 ns units)
+//
+// While a page is published, the counter MSR is evaluated with that very formula on the current
+// TSC (KVM's get_time_ref_counter does the same), so the MSR and the page agree at every
+// instruction, not only at the instant the page was written. Otherwise the counter is the
+// partition's virtual time in 100 ns units. Every switch between the two keeps the counter
+// continuous. BigInt is used: these paths run on MSR writes and TIME_REF_COUNT reads only.
+
+const TWO_64 = 1n << 64n;
+
+/** TscSequence 0: the page is not a valid time source, read TIME_REF_COUNT (§3.8). */
+export const TSC_SEQUENCE_INVALID = 0;
+/** Older TLFS text used 0xFFFFFFFF as the invalid marker; a live page never carries it either. */
+const TSC_SEQUENCE_LEGACY_INVALID = 0xffffffff;
+
+/** Size of the reference TSC page and its fields' offsets (§3.8 table). */
+export const REFERENCE_TSC_PAGE_SIZE = 4096;
+export const TSC_PAGE_SEQUENCE_OFFSET = 0;
+export const TSC_PAGE_SCALE_OFFSET = 8;
+export const TSC_PAGE_OFFSET_OFFSET = 16;
+
+/**
+ * TscScale = floor(10^7 · 2^64 / TSC Hz) (§3.8: "10^7 · 2^64 / TSC_Hz", e.g. 1 GHz →
+ * 0x028F5C28F5C28F5C). With Hz = kHz · 1000 this is floor(10^4 · 2^64 / kHz). null when it does
+ * not fit 64 bits (a TSC at or below 10 MHz: the page cannot describe it, the guest must use the MSR).
+ */
+export function referenceTscScale(tscKHz: number): bigint | null {
+  if (!Number.isSafeInteger(tscKHz) || tscKHz <= 0) return null;
+  const scale = (10_000n * TWO_64) / BigInt(tscKHz);
+  return scale < TWO_64 ? scale : null;
+}
+
+/** The §3.8 formula, in the guest's 64-bit arithmetic (128-bit product, high half, wrapping add). */
+export function referenceTimeFromTsc(tsc: bigint, scale: bigint, offset: bigint): bigint {
+  return BigInt.asUintN(64, ((BigInt.asUintN(64, tsc) * scale) >> 64n) + offset);
+}
+
+/** The next TscSequence after `seq`: never the invalid markers 0 and 0xFFFFFFFF. */
+export function nextTscSequence(seq: number): number {
+  let next = (seq + 1) >>> 0;
+  while (next === TSC_SEQUENCE_INVALID || next === TSC_SEQUENCE_LEGACY_INVALID) next = (next + 1) >>> 0;
+  return next;
+}
+
+/** The 4 KiB reference TSC page: TscSequence u32 @0, reserved u32 @4, TscScale u64 @8, TscOffset s64 @16, zeros after (§3.8). */
+export function referenceTscPageBytes(sequence: number, scale: bigint, offset: bigint): Uint8Array {
+  const page = new Uint8Array(REFERENCE_TSC_PAGE_SIZE);
+  const v = new DataView(page.buffer);
+  v.setUint32(TSC_PAGE_SEQUENCE_OFFSET, sequence >>> 0, true);
+  v.setBigUint64(TSC_PAGE_SCALE_OFFSET, BigInt.asUintN(64, scale), true);
+  v.setBigUint64(TSC_PAGE_OFFSET_OFFSET, BigInt.asUintN(64, offset), true);
+  return page;
+}
+
+/** TscScale and TscOffset as published. */
+export interface TscPageParams {
+  scale: bigint;
+  /** Kept modulo 2^64 (the guest adds it with wrap-around). */
+  offset: bigint;
+}
+
+/** Where the counter reads its inputs from (the machine's virtual clock, through the personality host). */
+export interface ReferenceClockInputs {
+  /** Partition time in whole 100 ns units since power-on. */
+  time100ns(): number;
+  /** The guest's TSC now. */
+  tsc(): number;
+}
+
+/** The partition reference counter, following either virtual time or a published TSC page. */
+export class ReferenceCounter {
+  /** Parameters of the published page; null while no page is live. */
+  private page: TscPageParams | null = null;
+  /** Added to virtual time while no page is live (non-zero only after a page was withdrawn). */
+  private timeOffset = 0n;
+
+  constructor(private readonly inputs: ReferenceClockInputs) {}
+
+  /** TIME_REF_COUNT now (unsigned 64-bit). */
+  now(): bigint {
+    if (this.page !== null) return referenceTimeFromTsc(tscNow(this.inputs), this.page.scale, this.page.offset);
+    return BigInt.asUintN(64, BigInt(this.inputs.time100ns()) + this.timeOffset);
+  }
+
+  get published(): TscPageParams | null {
+    return this.page;
+  }
+
+  /**
+   * Publish a page for a TSC of `tscKHz`: TscOffset is chosen so the page reads exactly the
+   * current counter at the current TSC. Returns null (and follows virtual time, continuously)
+   * when the frequency has no 64-bit TscScale.
+   */
+  publish(tscKHz: number): TscPageParams | null {
+    const current = this.now();
+    const scale = referenceTscScale(tscKHz);
+    if (scale === null) {
+      this.followTime(current);
+      return null;
+    }
+    const offset = BigInt.asUintN(64, current - ((BigInt.asUintN(64, tscNow(this.inputs)) * scale) >> 64n));
+    this.page = { scale, offset };
+    return this.page;
+  }
+
+  /** Stop following a page (disabled, or not writable): continue from virtual time without a jump. */
+  withdraw(): void {
+    if (this.page !== null) this.followTime(this.now());
+  }
+
+  private followTime(current: bigint): void {
+    this.page = null;
+    this.timeOffset = current - BigInt(this.inputs.time100ns());
+  }
+}
+
+function tscNow(inputs: ReferenceClockInputs): bigint {
+  const t = inputs.tsc();
+  return BigInt(Number.isInteger(t) ? t : Math.floor(t));
+}
+
+/** Whole 100 ns units in `ns` virtual nanoseconds, exact for every integer ns a Number holds. */
+export function ns100(ns: number): number {
+  return (ns - (ns % 100)) / 100;
+}
