@@ -2,9 +2,9 @@
 // shared by the KVM personality and OpenBSD vmm(4)'s KVM-compatible clock (§1.7).
 //
 // What is here: which MSRs exist under which feature bits, per-vCPU / per-VM values as written and
-// read back. What is PENDING (needs the machine's guest-memory accessor and virtual clock): writing
-// pvclock_vcpu_time_info at the system-time GPA, the wall clock at the wall-clock GPA, steal time,
-// async-PF and PV-EOI areas. The hooks below are where the machine will do that.
+// read back. The hooks are where the owner acts on a write: KvmPersonality writes kvmclock and the wall
+// clock into guest memory through them (kvmclock.ts). Still PENDING: the steal-time, async-PF and
+// PV-EOI areas.
 
 /** MSR numbers (§3.5). */
 export const MSR_KVM_WALL_CLOCK = 0x11;
@@ -27,9 +27,9 @@ export const KVM_FEATURE_PV_UNHALT = 1 << 7;
 export const KVM_FEATURE_CLOCKSOURCE_STABLE_BIT = 1 << 24;
 
 export interface KvmClockHooks {
-  /** PENDING (machine): the guest wrote a system-time MSR; bit 0 of lo = enable, rest = GPA (§3.5). */
+  /** The guest wrote a system-time MSR; bit 0 of lo = enable, rest = GPA (§3.5). */
   onSystemTime?(vcpu: number, lo: number, hi: number, msr: number): void;
-  /** PENDING (machine): the guest wrote a wall-clock MSR with the GPA of pvclock_wall_clock (§3.5). */
+  /** The guest wrote a wall-clock MSR with the GPA of pvclock_wall_clock (§3.5). */
   onWallClock?(vcpu: number, lo: number, hi: number, msr: number): void;
 }
 
@@ -95,7 +95,7 @@ export class KvmClockMsrs {
       this.systemTime.set(vcpu, v);
       this.hooks.onSystemTime?.(vcpu, v.lo, v.hi, msr);
     } else if (msr === MSR_KVM_WALL_CLOCK || msr === MSR_KVM_WALL_CLOCK_NEW) {
-      // §3.5: the host fills the wall clock once per write (PENDING: the machine does the write).
+      // §3.5: the host fills the wall clock once per write (the hook's owner does the write).
       this.wallClock = v;
       this.hooks.onWallClock?.(vcpu, v.lo, v.hi, msr);
     } else {

@@ -2,7 +2,7 @@
 // §1.3, §3.5). Defaults reproduce what a guest sees under the KVM on these machines through Debian's
 // QEMU (issue 4: feature bits 0x0100007b, max leaf base+1).
 
-import type { HypervisorPersonality } from './personality.js';
+import type { HypervisorHost, HypervisorPersonality } from './personality.js';
 import { DEFAULT_APIC_KHZ, DEFAULT_TSC_KHZ, sigDword, setRegs, type PersonalityOptions } from './cpuid-util.js';
 import {
   KvmClockMsrs,
@@ -13,8 +13,10 @@ import {
   KVM_FEATURE_NOP_IO_DELAY,
   KVM_FEATURE_PV_EOI,
   KVM_FEATURE_STEAL_TIME,
+  MSR_KVM_SYSTEM_TIME,
   type KvmClockHooks,
 } from './kvm-msrs.js';
+import { KvmClock } from './kvmclock.js';
 
 /** §1.1: `KVMKVMKVM\0\0\0`. */
 export const KVM_SIGNATURE = 'KVMKVMKVM\0\0\0';
@@ -55,6 +57,8 @@ export class KvmPersonality implements HypervisorPersonality {
   readonly apicKHz: number;
   readonly timingLeaf: boolean;
   readonly msrs: KvmClockMsrs;
+  /** kvmclock and the wall clock in guest memory, behind the clock MSRs. */
+  readonly clock: KvmClock;
 
   constructor(opts: KvmOptions = {}) {
     this.features = (opts.features ?? KVM_DEFAULT_FEATURES) | 0;
@@ -62,7 +66,31 @@ export class KvmPersonality implements HypervisorPersonality {
     this.tscKHz = opts.tscKHz ?? DEFAULT_TSC_KHZ;
     this.apicKHz = opts.apicKHz ?? DEFAULT_APIC_KHZ;
     this.timingLeaf = opts.timingLeaf ?? false;
-    this.msrs = new KvmClockMsrs(this.features, opts.hooks);
+    this.clock = new KvmClock((this.features & KVM_FEATURE_CLOCKSOURCE_STABLE_BIT) !== 0);
+    const user = opts.hooks ?? {};
+    this.msrs = new KvmClockMsrs(this.features, {
+      onSystemTime: (vcpu, lo, hi, msr) => {
+        user.onSystemTime?.(vcpu, lo, hi, msr);
+        this.clock.systemTimeWritten(vcpu, lo, hi, msr === MSR_KVM_SYSTEM_TIME);
+      },
+      onWallClock: (vcpu, lo, hi, msr) => {
+        user.onWallClock?.(vcpu, lo, hi, msr);
+        this.clock.wallClockWritten(lo, hi);
+      },
+    });
+  }
+
+  attach(host: HypervisorHost): void {
+    this.clock.attach(host);
+  }
+
+  clockChanged(): void {
+    this.clock.clockChanged();
+  }
+
+  /** The VM is being paused (the migration knob): the next update flags PVCLOCK_GUEST_STOPPED, as QEMU/KVM do. */
+  guestStopped(): void {
+    this.clock.guestStopped();
   }
 
   cpuid(offset: number, _subleaf: number, base: number, out: Int32Array): boolean {

@@ -3,9 +3,10 @@
 // The machine asks one personality per 0x100 block, so 'vmm' is two personality objects sharing one
 // clock-MSR store: VmmPersonality (first block) and VmmKvmCompatPersonality (next block).
 //
-// PENDING: vmm's pvclock (shift 12, mul (1e9 << 20) / tsc_hz, §3.4) written into guest memory.
+// The clock MSRs write vmm's pvclock into guest memory (kvmclock-vmm.ts: shift 12,
+// mul (1e9 << 20) / tsc_hz, §3.4).
 
-import type { HypervisorPersonality } from './personality.js';
+import type { HypervisorHost, HypervisorPersonality } from './personality.js';
 import { DEFAULT_TSC_KHZ, setRegs, vendorLeaf, type PersonalityOptions } from './cpuid-util.js';
 import { KVM_SIGNATURE } from './kvm.js';
 import {
@@ -13,8 +14,13 @@ import {
   KVM_FEATURE_CLOCKSOURCE2,
   KVM_FEATURE_CLOCKSOURCE_STABLE_BIT,
   KVM_FEATURE_NOP_IO_DELAY,
+  MSR_KVM_SYSTEM_TIME_NEW,
+  MSR_KVM_WALL_CLOCK_NEW,
   type KvmClockHooks,
 } from './kvm-msrs.js';
+import { VmmPvclock, vmmPvclockScale } from './kvmclock-vmm.js';
+
+export { vmmPvclockScale };
 
 /** §1.1: VMM_HV_SIGNATURE. */
 export const VMM_SIGNATURE = 'OpenBSDVMM58';
@@ -22,13 +28,6 @@ export const VMM_SIGNATURE = 'OpenBSDVMM58';
 export const VMM_FEATURES = KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT; // 0x01000008
 /** §1.7: 0x40000101 EAX = NOP_IO_DELAY | CLOCKSOURCE2 | STABLE_BIT. */
 export const VMM_KVM_FEATURES = KVM_FEATURE_NOP_IO_DELAY | VMM_FEATURES; // 0x0100000a
-
-/**
- * vmm's pvclock scale (§3.4): shift = 12, mul = (1e9 << 20) / tsc_hz (e.g. 2.4 GHz → 0x6AAAA).
- */
-export function vmmPvclockScale(tscHz: number | bigint): { mul: number; shift: number } {
-  return { mul: Number((1_000_000_000n << 20n) / BigInt(tscHz)), shift: 12 };
-}
 
 export interface VmmOptions extends PersonalityOptions {
   hooks?: KvmClockHooks;
@@ -39,10 +38,20 @@ export class VmmPersonality implements HypervisorPersonality {
   readonly tscKHz: number;
   /** vmm handles only 0x4B564D00/01 (§1.7): CLOCKSOURCE2 without the legacy bit. */
   readonly msrs: KvmClockMsrs;
+  /** The structures in guest memory behind the two MSRs. */
+  readonly pvclock = new VmmPvclock();
 
   constructor(opts: VmmOptions = {}) {
     this.tscKHz = opts.tscKHz ?? DEFAULT_TSC_KHZ;
     this.msrs = new KvmClockMsrs(KVM_FEATURE_CLOCKSOURCE2, opts.hooks);
+  }
+
+  attach(host: HypervisorHost): void {
+    this.pvclock.attach(host);
+  }
+
+  clockChanged(): void {
+    this.pvclock.clockChanged();
   }
 
   cpuid(offset: number, _subleaf: number, _base: number, out: Int32Array): boolean {
@@ -63,6 +72,9 @@ export class VmmPersonality implements HypervisorPersonality {
   }
 
   wrmsr(msr: number, lo: number, hi: number, vcpu = 0): 'ok' | 'gp' | 'no' {
+    // vmm checks the GPA first: a bad one is #GP and leaves the MSR as it was (§1.7, §3.1).
+    if (msr === MSR_KVM_SYSTEM_TIME_NEW && this.pvclock.systemTimeWrite(vcpu, lo, hi) === 'gp') return 'gp';
+    if (msr === MSR_KVM_WALL_CLOCK_NEW && this.pvclock.wallClockWrite(lo, hi) === 'gp') return 'gp';
     return this.msrs.wrmsr(msr, lo, hi, vcpu);
   }
 }
