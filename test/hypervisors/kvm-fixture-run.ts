@@ -73,7 +73,7 @@ export interface KvmclockRun {
  * Boot the fixture under the given personalities. `before` may schedule things (migrations,
  * samplers) on the machine before the guest starts.
  */
-export function runKvmclock(hypervisors: PersonalityName[], opts: { tscKHz?: number; rtcTime?: number; before?: (m: Machine) => void } = {}): KvmclockRun {
+export function runKvmclock(hypervisors: PersonalityName[], opts: { tscKHz?: number; rtcTime?: number; maxInsns?: number; before?: (m: Machine) => void } = {}): KvmclockRun {
   const serial: number[] = [];
   const vmm = new Vmm();
   const id = vmm.create({
@@ -87,6 +87,6 @@ export function runKvmclock(hypervisors: PersonalityName[], opts: { tscKHz?: num
   const machine = vmm.machine(id);
   bootKernel(machine, { bytes: new Uint8Array(readFileSync(KVMCLOCK_ELF)), name: 'fixtures/guests/kvmclock/kvmclock.elf' });
   opts.before?.(machine);
-  const exit = vmm.run(id, 0, { maxInsns: 50_000_000 });
+  const exit = vmm.run(id, 0, { maxInsns: opts.maxInsns ?? 50_000_000 });
   return { text: Buffer.from(serial).toString('latin1'), exit, machine };
 }
