@@ -106,6 +106,16 @@ export class VmwareBackdoor {
     this.productType = opts.productType ?? VMX_TYPE_ESX;
   }
 
+  /**
+   * Whether this access is a backdoor call VMware serves whatever the I/O privilege: VMware
+   * takes the #GP an IN/OUT raises at CPL > IOPL and runs the call when EAX holds the magic
+   * (user-mode tools rely on it, §4.1), unless restricted to CPL 0. Anything else keeps its #GP.
+   */
+  bypassesIoPermission(regs: GuestRegs, port: number): boolean {
+    if (port !== BDOOR_PORT && port !== BDOOR_HB_PORT) return false;
+    return u32(regs, RAX) === BDOOR_MAGIC && this.opts.restrictToCpl0 !== true;
+  }
+
   /** An access to 0x5658 or 0x5659 (HypervisorPersonality.portIo). */
   portIo(regs: GuestRegs, port: number, size: number, write: boolean, value: number): number {
     // Without the magic (or from user mode when restricted) the port is an ordinary empty one.

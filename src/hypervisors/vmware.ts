@@ -43,6 +43,14 @@ export class VmwarePersonality implements HypervisorPersonality {
     this.backdoor = new VmwareBackdoor(host, { ...this.backdoorOpts, apicKHz: this.apicKHz });
   }
 
+  /**
+   * The machine asks this before raising #GP for an IN/OUT/INS/OUTS at CPL > IOPL on one of
+   * our ports (not wired yet: the CPU checks the I/O permission before any port handler).
+   */
+  bypassesIoPermission(regs: GuestRegs, port: number): boolean {
+    return this.backdoor?.bypassesIoPermission(regs, port) ?? false;
+  }
+
   portIo(regs: GuestRegs, port: number, size: number, write: boolean, value: number): number {
     if (this.backdoor === null) return size === 1 ? 0xff : size === 2 ? 0xffff : -1; // not attached: an empty port
     return this.backdoor.portIo(regs, port, size, write, value);

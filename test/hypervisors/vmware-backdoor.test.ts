@@ -300,6 +300,15 @@ describe('accesses that are not backdoor calls', () => {
     expect(u(r, EBX)).toBe(5);
     expect(u(cmd(setup({ restrict: true }).p, GETVERSION, {}, 0), EBX)).toBe(MAGIC);
   });
+
+  it('tells the machine which user-mode accesses skip the I/O permission #GP: the magic on our ports only', () => {
+    const { p } = setup();
+    expect(p.bypassesIoPermission(regs({ [EAX]: MAGIC }, 3), LB)).toBe(true);
+    expect(p.bypassesIoPermission(regs({ [EAX]: MAGIC }, 3), HB)).toBe(true);
+    expect(p.bypassesIoPermission(regs({ [EAX]: MAGIC ^ 1 }, 3), LB)).toBe(false);
+    expect(p.bypassesIoPermission(regs({ [EAX]: MAGIC }, 3), 0x3f8)).toBe(false);
+    expect(setup({ restrict: true }).p.bypassesIoPermission(regs({ [EAX]: MAGIC }, 3), LB)).toBe(false);
+  });
 });
 
 describe('MESSAGE channels (§4.3)', () => {
