@@ -1,12 +1,31 @@
-// Xen's CPUID leaves (spec digest §1.6; xen/include/public/arch-x86/cpuid.h and
-// xen/arch/x86/cpuid.c cpuid_hypervisor_leaves) and its hypercall-page MSR (§5.1).
+// The Xen HVM personality (spec digest §1.6, §5): its CPUID leaves (xen/include/public/arch-x86/
+// cpuid.h, xen/arch/x86/cpuid.c cpuid_hypervisor_leaves), the hypercall-page MSR (§5.1), and the
+// hypercall entry: VMCALL/VMMCALL with Xen's register ABI (arch/x86/hvm/hypercall.c hvm_hypercall).
+// The domain behind the hypercalls (shared_info, time, event channels, XenStore) is xen-domain.ts.
 //
-// PENDING (needs guest memory / the machine): filling the hypercall page (§5.1), hypercalls
-// (xen_version, memory_op, hvm_op, vcpu_op, event channels, sched_op), shared_info and its time.
+// What the machine does not offer yet is taken when present on the host object (XenHostServices):
+// a linear-to-physical walk for hypercall arguments, power-off/reset for SCHEDOP_shutdown, and the
+// vCPU's mode at the MSR write. docs/personalities/xen.md says what happens without them.
 
-import type { HypervisorPersonality } from './personality.js';
+import type { HypercallRegs, HypervisorHost, HypervisorPersonality } from './personality.js';
 import { DEFAULT_TSC_KHZ, HV_BASE, setRegs, vendorLeaf, type PersonalityOptions } from './cpuid-util.js';
 import { pvclockScaleForTscKHz } from './pvclock.js';
+import { XenDomain } from './xen-domain.js';
+import { XenGuestArgs, type LinearToPhysical } from './xen-guest-args.js';
+import { buildXenHypercallPage } from './xen-hypercall-page.js';
+import { SHUTDOWN_reboot, SHUTDOWN_soft_reset, XEN_ENOSYS, XEN_EPERM, XENSTORE_SPECIAL_PFN } from './xen-abi.js';
+
+/** Machine services the Xen personality uses when the host object has them (not yet in HypervisorHost). */
+export interface XenHostServices {
+  /** Walk the vCPU's page tables (hypercall arguments are linear addresses); null on a fault. */
+  linearToPhysical?: LinearToPhysical;
+  /** Stop the run as a power-off (SCHEDOP_shutdown poweroff/crash/...). */
+  powerOff?(): void;
+  /** Stop the run as a reboot (SCHEDOP_shutdown reboot/soft_reset). */
+  reset?(): void;
+  /** True if the vCPU is in 64-bit mode now (Xen latches the shared_info layout at the MSR write). */
+  vcpuLongMode?(vcpu: number): boolean;
+}
 
 /** §1.1 */
 export const XEN_SIGNATURE = 'XenVMMXenVMM';
@@ -58,8 +77,13 @@ export class XenPersonality implements HypervisorPersonality {
   readonly domid: number;
   readonly viridian: boolean;
   readonly rdtscp: boolean;
-  /** Last value written to the hypercall MSR (the page GPA); PENDING: the page is not filled yet. */
+  /** Last value written to the hypercall MSR (the page GPA). */
   hypercallPage: { lo: number; hi: number } | null = null;
+  /** The domain behind the hypercalls; null until attach(). */
+  domain: XenDomain | null = null;
+  private host: (HypervisorHost & XenHostServices) | null = null;
+  /** The MSR was written while the vCPU's mode was unknown: latch at the next hypercall. */
+  private latchAtNextCall = false;
 
   constructor(opts: XenOptions = {}) {
     this.tscKHz = opts.tscKHz ?? DEFAULT_TSC_KHZ;
@@ -117,12 +141,96 @@ export class XenPersonality implements HypervisorPersonality {
     return true;
   }
 
-  wrmsr(msr: number, lo: number, hi: number): 'ok' | 'gp' | 'no' {
+  attach(host: HypervisorHost): void {
+    const h = host as HypervisorHost & XenHostServices;
+    this.host = h;
+    this.domain = new XenDomain(h, {
+      domid: this.domid,
+      major: this.major,
+      minor: this.minor,
+      storePage: this.placeStorePage(h),
+      onShutdown: (reason) => {
+        if (reason === SHUTDOWN_reboot || reason === SHUTDOWN_soft_reset) h.reset?.();
+        else h.powerOff?.();
+      },
+    });
+  }
+
+  /**
+   * The xenstore ring lives where libxl puts it for HVM guests, GPFN 0xfeffc (in the hole below
+   * 4 GiB, reserved in the guest's memory map): a 4 KiB window of ours on the memory bus.
+   */
+  private placeStorePage(h: HypervisorHost): { bytes: Uint8Array; pfn: number } | null {
+    const bytes = new Uint8Array(4096);
+    const handler = {
+      mmioRead: (off: number, size: number): number => {
+        let v = 0;
+        for (let i = 0; i < Math.min(size, 4) && off + i < 4096; i++) v |= bytes[off + i] << (8 * i);
+        return v >>> 0;
+      },
+      mmioWrite: (off: number, size: number, value: number): void => {
+        for (let i = 0; i < Math.min(size, 4) && off + i < 4096; i++) bytes[off + i] = (value >>> (8 * i)) & 0xff;
+      },
+    };
+    try {
+      h.mem.addMmio(XENSTORE_SPECIAL_PFN * 4096, 4096, handler, 'xen-xenstore-ring');
+    } catch {
+      return null; // something else is there: no XenStore (STORE_PFN reads 0)
+    }
+    return { bytes, pfn: XENSTORE_SPECIAL_PFN };
+  }
+
+  wrmsr(msr: number, lo: number, hi: number, vcpu = 0): 'ok' | 'gp' | 'no' {
     if (msr !== this.hypercallMsr) return 'no';
     // §5.1: GPA of the page | page index in bits 11:0; Xen supports only index 0 (else #GP).
     if ((lo & 0xfff) !== 0) return 'gp';
+    const h = this.host;
+    if (h !== null) {
+      // msr.c guest_wrmsr_xen: the frame must be a writable RAM page of the guest, else #GP.
+      const gpa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+      if (!h.mem.isRam(gpa, 4096)) return 'gp';
+      h.mem.writeBytes(gpa, buildXenHypercallPage(false)); // hvsim's CPU is GenuineIntel: VMCALL
+      if (h.vcpuLongMode !== undefined) this.domain!.latchLayout(!h.vcpuLongMode(vcpu));
+      else this.latchAtNextCall = true;
+    }
     this.hypercallPage = { lo: lo | 0, hi: hi | 0 };
-    // PENDING: fill the page with 128 stubs `mov eax, i; vmcall|vmmcall; ret` (§5.1).
     return 'ok';
+  }
+
+  /**
+   * VMCALL/VMMCALL (hvm_hypercall): from CPL > 0 (or vm86) RAX = -EPERM; in 64-bit mode the number
+   * is all of RAX and the arguments RDI, RSI, RDX, R10, R8; otherwise EAX and EBX, ECX, EDX, ESI,
+   * EDI. The result goes to RAX (EAX only for a 32-bit guest). Unknown numbers: -ENOSYS.
+   */
+  hypercall(regs: HypercallRegs): boolean {
+    const d = this.domain;
+    if (d === null || this.host === null) return false;
+    const { lo, hi } = regs;
+    // With Viridian, numbers with bit 31 set are Hyper-V's (hvm_hypercall): not ours to answer.
+    if (this.viridian && (lo[0] & 0x80000000) !== 0) return false;
+    if (regs.cpl !== 0) {
+      lo[0] = -XEN_EPERM;
+      hi[0] = -1;
+      return true;
+    }
+    const wide = (i: number): number => (hi[i] >>> 0) * 4294967296 + (lo[i] >>> 0);
+    const regsUsed = regs.long ? [7, 6, 2, 10, 8] : [3, 1, 2, 6, 7];
+    const args = regsUsed.map((i) => (regs.long ? wide(i) : lo[i] >>> 0));
+    if (this.latchAtNextCall) {
+      this.latchAtNextCall = false;
+      d.latchLayout(!regs.long);
+    }
+    const nr = lo[0] >>> 0;
+    const inRange = !regs.long || hi[0] === 0;
+    const mem = new XenGuestArgs(this.host.mem, this.host.linearToPhysical ?? null, regs.vcpu);
+    const r = inRange ? d.hypercall(nr, { vcpu: regs.vcpu, compat: !regs.long, args, mem }) : -XEN_ENOSYS;
+    lo[0] = r | 0;
+    if (regs.long) hi[0] = r < 0 ? -1 : 0;
+    return true;
+  }
+
+  /** The TSC frequency changed or the VM resumed: rewrite every vcpu_time_info and the wall clock. */
+  clockChanged(): void {
+    this.domain?.writeAllTime();
   }
 }
