@@ -577,7 +577,11 @@ describe('hostile sequences', () => {
           if (magic && port === LB && (vals[1] & 1) === 0) r.lo[ECX] = MESSAGE | (sub << 16);
           if ((vals[2] & 1) === 0) r.lo[EDX] = (c.id << 16) | port;
           r.lo[ECX] &= port === HB ? 0xffff : -1; // keep REP counts small
+          const isMessage = magic && port === LB && size === 4 && !write && (r.lo[ECX] & 0xffff) === MESSAGE;
           p.portIo(r, port, size, write, vals[3]);
+          // §4.3: hvsim never checkpoints, powers off or times out a channel, so a MESSAGE reply
+          // carries only SUCCESS, DORECV and HB, and ECX low is 0.
+          if (isMessage) expect(u(r, ECX) & ~((SUCCESS | DORECV | HB_BIT) << 16)).toBe(0);
         },
       ),
       { numRuns: 3000 },
