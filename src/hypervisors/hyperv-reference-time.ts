@@ -4,9 +4,11 @@
 //
 //     ReferenceTime = ((VirtualTsc * TscScale) >> 64) + TscOffset      (100 ns units)
 //
-// While a page is published, the counter MSR is evaluated with that very formula on the current
-// TSC (KVM's get_time_ref_counter does the same), so the MSR and the page agree at every
-// instruction, not only at the instant the page was written. Otherwise the counter is the
+// While a page is published, the counter MSR is evaluated with that very formula (as KVM's
+// get_time_ref_counter does), on the TSC the page was calibrated against: the machine's rule
+// floor(ns · kHz / 10^6) + offset with the frequency and offset of the moment it was written. So
+// the MSR and the page agree at every instruction, and the MSR stays a function of virtual time
+// alone (monotonic) even if the guest later writes IA32_TSC. Otherwise the counter is the
 // partition's virtual time in 100 ns units. Every switch between the two keeps the counter
 // continuous. BigInt is used: these paths run on MSR writes and TIME_REF_COUNT reads only.
 
@@ -67,14 +69,31 @@ export interface TscPageParams {
 export interface ReferenceClockInputs {
   /** Partition time in whole 100 ns units since power-on. */
   time100ns(): number;
+  /** Virtual nanoseconds since power-on. */
+  ns(): number;
   /** The guest's TSC now. */
   tsc(): number;
+  /** The TSC frequency now, kHz. */
+  tscKHz(): number;
+}
+
+/** A published page and the TSC it was calibrated against. */
+interface Calibration {
+  params: TscPageParams;
+  tscKHz: bigint;
+  /** TSC − floor(ns · kHz / 10^6) when the page was written (the machine's TSC offset). */
+  tscOffset: bigint;
+}
+
+/** The machine's TSC rule without its offset: floor(ns · kHz / 10^6). */
+function tscFromNs(ns: number, tscKHz: bigint): bigint {
+  return (BigInt(ns) * tscKHz) / 1_000_000n;
 }
 
 /** The partition reference counter, following either virtual time or a published TSC page. */
 export class ReferenceCounter {
-  /** Parameters of the published page; null while no page is live. */
-  private page: TscPageParams | null = null;
+  /** The published page; null while no page is live. */
+  private page: Calibration | null = null;
   /** Added to virtual time while no page is live (non-zero only after a page was withdrawn). */
   private timeOffset = 0n;
 
@@ -82,29 +101,36 @@ export class ReferenceCounter {
 
   /** TIME_REF_COUNT now (unsigned 64-bit). */
   now(): bigint {
-    if (this.page !== null) return referenceTimeFromTsc(tscNow(this.inputs), this.page.scale, this.page.offset);
+    const page = this.page;
+    if (page !== null) {
+      const tsc = tscFromNs(this.inputs.ns(), page.tscKHz) + page.tscOffset;
+      return referenceTimeFromTsc(tsc, page.params.scale, page.params.offset);
+    }
     return BigInt.asUintN(64, BigInt(this.inputs.time100ns()) + this.timeOffset);
   }
 
   get published(): TscPageParams | null {
-    return this.page;
+    return this.page?.params ?? null;
   }
 
   /**
-   * Publish a page for a TSC of `tscKHz`: TscOffset is chosen so the page reads exactly the
-   * current counter at the current TSC. Returns null (and follows virtual time, continuously)
+   * Publish a page for the current TSC frequency: TscOffset is chosen so the page reads exactly
+   * the current counter at the current TSC. Returns null (and follows virtual time, continuously)
    * when the frequency has no 64-bit TscScale.
    */
-  publish(tscKHz: number): TscPageParams | null {
+  publish(): TscPageParams | null {
     const current = this.now();
+    const tscKHz = this.inputs.tscKHz();
     const scale = referenceTscScale(tscKHz);
     if (scale === null) {
       this.followTime(current);
       return null;
     }
-    const offset = BigInt.asUintN(64, current - ((BigInt.asUintN(64, tscNow(this.inputs)) * scale) >> 64n));
-    this.page = { scale, offset };
-    return this.page;
+    const tsc = tscNow(this.inputs);
+    const offset = BigInt.asUintN(64, current - ((BigInt.asUintN(64, tsc) * scale) >> 64n));
+    const khz = BigInt(tscKHz);
+    this.page = { params: { scale, offset }, tscKHz: khz, tscOffset: tsc - tscFromNs(this.inputs.ns(), khz) };
+    return this.page.params;
   }
 
   /** Stop following a page (disabled, or not writable): continue from virtual time without a jump. */

@@ -159,7 +159,9 @@ export class HypervPersonality implements HypervisorPersonality {
   tscSequence = TSC_SEQUENCE_INVALID;
   private readonly reference = new ReferenceCounter({
     time100ns: () => (this.refTime100ns !== undefined ? this.refTime100ns() : ns100(this.host?.nowNs() ?? 0)),
+    ns: () => this.host?.nowNs() ?? 0,
     tsc: () => this.host?.tsc() ?? 0,
+    tscKHz: () => this.currentTscKHz(),
   });
   // Per-vCPU SynIC state (§6.1)
   private readonly synic = new Map<number, SynicState>();
@@ -376,7 +378,7 @@ export class HypervPersonality implements HypervisorPersonality {
   private publishReferenceTscPage(): void {
     const host = this.host;
     if (host === null) return;
-    const params = this.reference.publish(this.currentTscKHz());
+    const params = this.reference.publish();
     const sequence = params === null ? TSC_SEQUENCE_INVALID : nextTscSequence(this.tscSequence);
     const page = referenceTscPageBytes(sequence, params?.scale ?? 0n, params?.offset ?? 0n);
     if (!host.mem.writeBytes(pageGpa(this.referenceTsc), page)) {

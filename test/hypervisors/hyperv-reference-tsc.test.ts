@@ -174,14 +174,17 @@ describe('reference TSC page (§3.8)', () => {
   });
 
   it('a TSC near 2^64 (the guest wrote IA32_TSC): the page still reads TIME_REF_COUNT, in wrapping 64-bit arithmetic', () => {
-    const { h, host } = setup(3_000_000);
+    // 4.096 GHz and steps of 10 µs keep every TSC value a multiple of 4096, exact in the machine's Number TSC up there.
+    const { h, host } = setup(4_096_000);
     host.ns = 10_000_000;
-    host.tscOffset = (1n << 64n) - 1000n - (10_000_000n * 3n);
+    host.tscOffset = (1n << 64n) - 40_960n - 40_960_000n; // TSC = 2^64 − 40960
     const before = timeRefCount(h);
     h.wrmsr(MSR_REFERENCE_TSC, PAGE | 1, 0);
     expect(guestReferenceTime(h, host)).toBe(before);
-    host.ns += 1_000;
-    expect(guestReferenceTime(h, host)).toBe(timeRefCount(h));
+    for (let i = 0; i < 3; i++) {
+      host.ns += 10_000; // the TSC passes 2^64 and wraps
+      expect(guestReferenceTime(h, host)).toBe(timeRefCount(h));
+    }
   });
 
   it('every rewrite bumps the sequence (never 0); a frequency change republishes for the new frequency without a jump', () => {
@@ -219,6 +222,23 @@ describe('reference TSC page (§3.8)', () => {
     const back = readPage(host.mem);
     expect(back.sequence).not.toBe(0);
     expect(guestReferenceTime(h, host)).toBe(beforeSlow + 5n);
+  });
+
+  it('a guest write to IA32_TSC leaves TIME_REF_COUNT on virtual time (monotonic, TLFS timers.md); republishing re-aligns the page', () => {
+    const { h, host } = setup(2_000_000);
+    host.ns = 1_000_000;
+    h.wrmsr(MSR_REFERENCE_TSC, PAGE | 1, 0);
+    host.ns = 2_000_000;
+    const before = timeRefCount(h);
+    expect(before).toBe(20_000n);
+    host.tscOffset -= 1_000_000n; // the guest set its TSC back by 0.5 ms
+    expect(timeRefCount(h)).toBe(before); // the counter does not move back
+    expect(guestReferenceTime(h, host)).toBe(before - 5_000n); // the page follows the guest's TSC
+    h.clockChanged(); // what the machine would call after such a write
+    expect(guestReferenceTime(h, host)).toBe(before);
+    host.ns += 100_000;
+    expect(guestReferenceTime(h, host)).toBe(before + 1_000n);
+    expect(timeRefCount(h)).toBe(before + 1_000n);
   });
 
   it('the sequence skips 0 and 0xFFFFFFFF when it wraps', async () => {
