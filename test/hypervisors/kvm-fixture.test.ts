@@ -65,6 +65,30 @@ describe('kvmclock guest fixture', () => {
     });
   }
 
+  it('hostile MSR values: KVM accepts them all and writes only a structure inside one page of RAM (x86.c, pfncache)', () => {
+    const o = parseKvmclockOutput(runKvmclock(['kvm']).text);
+    expect(o.lines.filter((l) => l.includes('hostile'))).toEqual([
+      'kvmclock: hostile: system time GPA outside RAM: accepted',
+      'kvmclock: hostile: structure crossing a page: accepted, not written',
+      'kvmclock: hostile: structure at a GPA 2 mod 4: accepted, written',
+      'kvmclock: hostile: wall clock GPA outside RAM: accepted',
+      'kvmclock: hostile: disable (0): accepted',
+    ]);
+  });
+
+  it('hostile MSR values: vmm raises #GP for a GPA outside RAM or a structure crossing a page (§3.1, §1.7)', () => {
+    const o = parseKvmclockOutput(runKvmclock(['vmm']).text);
+    const h = o.lines.filter((l) => l.includes('hostile'));
+    expect(h.filter((l) => !l.includes('2 mod 4'))).toEqual([
+      'kvmclock: hostile: system time GPA outside RAM: #GP',
+      'kvmclock: hostile: structure crossing a page: #GP',
+      'kvmclock: hostile: wall clock GPA outside RAM: #GP',
+      'kvmclock: hostile: disable (0): accepted', // GPA 0 is RAM
+    ]);
+    // vmm rounds the GPA down to 16 bytes, so its structure covers the probed bytes from 0x100
+    expect(h.find((l) => l.includes('2 mod 4'))).toMatch(/: accepted, written$/);
+  });
+
   it('kvm wall clock: the boot time (sec = rtc time, nsec 0), so wall + kvmclock = now (§3.1)', () => {
     const o = parseKvmclockOutput(runKvmclock(['kvm'], { rtcTime: BOOT }).text);
     expect(o.wall).toEqual({ version: 2, sec: BOOT, nsec: 0 });

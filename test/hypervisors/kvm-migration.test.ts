@@ -55,9 +55,12 @@ function runWithMigrations(hv: 'kvm' | 'vmm') {
     before: (m) => {
       const p = m.config.personalities[0];
       gpaOf = hv === 'kvm' ? () => (p as KvmPersonality).clock.gpaOf(0) : () => (p as VmmPersonality).msrs.systemTimeOf(0).lo & ~0xf || null;
+      let first: number | null = null;
       const sample = (): void => {
+        // the guest's structure from enabling until its hostile probes move it elsewhere at the end
         const gpa = gpaOf();
-        if (gpa !== null) samples.push({ icount: m.clock.icount, nowNs: m.clock.nowNs(), ...read(m, gpa) });
+        first ??= gpa;
+        if (gpa !== null && gpa === first) samples.push({ icount: m.clock.icount, nowNs: m.clock.nowNs(), ...read(m, gpa) });
       };
       for (const plan of PLAN) {
         m.clock.schedule(plan.atInsn - 1, sample); // just before
