@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { traceCommand } from '../../src/cli/trace-tools.js';
+import { fieldRows, sameEvent } from '../../src/cli/trace-diff.js';
 import { REPLAY_STATUS } from '../../src/api/exit-status.js';
 import { TraceReader, TraceWriter, type TraceEvent, type TraceHeaderInput, type TraceImage, type U64 } from '../../src/trace/index.js';
 import { loadZstd } from '../../src/trace/zstd.js';
@@ -519,6 +520,58 @@ describe('hvsim trace diff', () => {
     const r = await trace('diff', FILE, bad);
     expect(r.status).toBe(REPLAY_STATUS.BAD_INPUT);
     expectOneLine(r.stderr, new RegExp(`^hvsim trace: ${bad.replace(/[.]/g, '\\.')}: not a zstd file`));
+  });
+});
+
+/** One field of the event changed (the first one of its kind after the stamp), and that field's diff name. */
+function mutate(e: TraceEvent): [TraceEvent, string] {
+  const flip = (b: Uint8Array): Uint8Array => b.map((x, i) => (i === b.length - 1 ? x ^ 1 : x));
+  switch (e.kind) {
+    case 'io':
+      return [{ ...e, port: e.port ^ 1 }, 'port'];
+    case 'mmio':
+      return [{ ...e, write: !e.write }, 'direction'];
+    case 'cpuid':
+      return [{ ...e, result: [e.result[0], e.result[1], e.result[2] ^ 4, e.result[3]] }, 'ecx'];
+    case 'rdmsr':
+    case 'wrmsr':
+      return [{ ...e, gp: !e.gp }, 'gp'];
+    case 'hypercall':
+      return [{ ...e, args: [...e.args.slice(0, -1), [e.args[e.args.length - 1][0], e.args[e.args.length - 1][1] ^ 1]] }, ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'r8', 'r9', 'r10'][e.args.length - 1]];
+    case 'shutdown':
+      return [{ ...e, reason: 'hlt-with-interrupts-off' }, 'reason'];
+    case 'debug-exit':
+      return [{ ...e, code: e.code + 1 }, 'code'];
+    case 'interrupt':
+      return [{ ...e, source: e.source === 'pic' ? 'msi' : 'pic' }, 'source'];
+    case 'dma':
+      return 'data' in e ? [{ ...e, data: flip(e.data) }, 'data'] : [{ ...e, digest: flip(e.digest) }, 'digest'];
+    case 'host-input':
+      return [{ ...e, data: flip(e.data) }, 'data'];
+    case 'digest':
+      return [{ ...e, parts: [e.parts[0], { name: e.parts[1].name, hash: flip(e.parts[1].hash) }] }, `part.${e.parts[1].name}`];
+    case 'end':
+      return [{ ...e, digest: flip(e.digest) }, 'digest'];
+    case 'kv-write':
+      return [{ ...e, value: e.value + '!' }, 'value'];
+    default:
+      return [{ ...e, vcpu: e.vcpu + 1 }, 'vcpu'];
+  }
+}
+
+describe('event comparison (what diff walks with)', () => {
+  it('equal events are equal, one changed field of any kind is found and named', () => {
+    for (const e of ALL) {
+      const copy = structuredClone(e);
+      expect(sameEvent(e, copy)).toBe(true);
+      const [m, field] = mutate(e);
+      expect(sameEvent(e, m), `${e.kind} ${field}`).toBe(false);
+      expect(JSON.stringify(expectedJson(0, m))).not.toBe(JSON.stringify(expectedJson(0, e))); // the mutation is real
+      expect(fieldRows(e, m).filter((r) => r.differs).map((r) => r.name), e.kind).toEqual([field]);
+    }
+    // Another kind at the same stamp.
+    expect(sameEvent({ vcpu: 0, icount: 5, kind: 'hlt' }, { vcpu: 0, icount: 5, kind: 'pause' })).toBe(false);
+    expect(fieldRows({ vcpu: 0, icount: 5, kind: 'hlt' }, { vcpu: 0, icount: 5, kind: 'pause' }).filter((r) => r.differs).map((r) => r.name)).toEqual(['kind']);
   });
 });
 
