@@ -163,7 +163,7 @@ export class XenStoreServer {
     this.body = null;
     let reply: { type: number; data: Uint8Array };
     try {
-      const data = this.process(type, txId, body);
+      const data = this.process(type, reqId, txId, body);
       if (data === NO_REPLY) return;
       reply = { type, data };
     } catch (e) {
@@ -214,7 +214,7 @@ export class XenStoreServer {
 
   // ---- Requests ----------------------------------------------------------------------------
 
-  private process(type: number, txId: number, body: Uint8Array): Uint8Array {
+  private process(type: number, reqId: number, txId: number, body: Uint8Array): Uint8Array {
     if (PRIVILEGED.has(type)) throw new XsError('EACCES');
     const takesTx = type !== Xs.TransactionStart && type !== Xs.Watch && type !== Xs.Unwatch && type !== Xs.GetDomainPath && type !== Xs.ResetWatches;
     if (takesTx && txId !== 0 && !this.transactions.has(txId)) throw new XsError('ENOENT');
@@ -266,7 +266,7 @@ export class XenStoreServer {
         const abs = path.startsWith('@') ? path : this.canonical(path);
         this.watches.push({ path, abs, token });
         // The reply, then the immediate event xenstored always sends for a new watch (§8 note 10).
-        this.queue(Xs.Watch, this.hdrField(4), txId, OK);
+        this.queue(Xs.Watch, reqId, txId, OK);
         this.queue(Xs.WatchEvent, 0, 0, joinNul([path, token]));
         return NO_REPLY;
       }
@@ -313,8 +313,10 @@ export class XenStoreServer {
     return p;
   }
 
+  /** The store key of a path: relative under the home, unless the user gave that node as an absolute key. */
   private keyOf(p: string): string {
-    return p.startsWith(`${this.home}/`) ? p.slice(this.home.length + 1) : p;
+    if (!p.startsWith(`${this.home}/`) || this.kv.has(p)) return p;
+    return p.slice(this.home.length + 1);
   }
 
   private pathOf(key: string): string {

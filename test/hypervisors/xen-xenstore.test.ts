@@ -144,6 +144,14 @@ describe('XenStore requests (§5.6; xenstored core.c)', () => {
     expect(c.kv.writes.map((w) => w.key)).toEqual(['vm-data/new', 'data/x']);
   });
 
+  it('a key given as an absolute path under the home is the same node as its relative name', () => {
+    const c = new Client(new KvStore([{ key: '/local/domain/7/data/a', value: '1' }]));
+    expect(c.one(T.READ, 'data/a\0')).toEqual({ type: T.READ, body: '1' });
+    expect(c.one(T.WRITE, 'data/a\x002')).toEqual(ok(T.WRITE));
+    expect(c.kv.keys()).toEqual(['/local/domain/7/data/a']);
+    expect(c.kv.get('/local/domain/7/data/a')).toBe('2');
+  });
+
   it('XS_DIRECTORY lists children NUL-terminated and sorted; the fixed tree is there', () => {
     const c = seeded();
     expect(c.one(T.DIRECTORY, 'vm-data\0')).toEqual({ type: T.DIRECTORY, body: 'foo\0ro\0' });
