@@ -45,11 +45,40 @@ export function asBadFile(file: string, err: unknown): never {
 }
 
 export async function openTrace(file: string, allowIncomplete: boolean): Promise<TraceReader> {
+  let r: TraceReader;
   try {
-    return await TraceReader.open(file, { allowIncomplete });
+    r = await TraceReader.open(file, { allowIncomplete });
   } catch (err) {
     asBadFile(file, err);
   }
+  const bad = headerProblem(r.header);
+  if (bad !== null) {
+    r.close();
+    throw new BadTraceFile(file, `corrupt: the header's ${bad}`);
+  }
+  return r;
+}
+
+/**
+ * What is wrong with the parts of the header the tools print, beyond what the reader checks
+ * (it checks the fields exist): the header is JSON from the file, so anything can be there.
+ */
+function headerProblem(h: TraceReader['header']): string | null {
+  const i = h.commandLine.findIndex((a) => typeof a !== 'string');
+  if (i >= 0) return `commandLine[${i}] is not a string`;
+  for (const [k, im] of h.images.entries()) {
+    const ok =
+      typeof im === 'object' &&
+      im !== null &&
+      typeof im.name === 'string' &&
+      typeof im.role === 'string' &&
+      Number.isSafeInteger(im.size) &&
+      im.size >= 0 &&
+      typeof im.sha256 === 'string' &&
+      typeof im.embedded === 'boolean';
+    if (!ok) return `images[${k}] is not {name, role, size, sha256, embedded}`;
+  }
+  return null;
 }
 
 /** The reader's events, numbered, with read errors turned into BadTraceFile. */

@@ -11,21 +11,32 @@ export interface TraceIo {
 
 const FLUSH_AT = 64 << 10;
 
+/** Streams that failed (EPIPE: `hvsim trace show big.zst | head`), one listener per stream. */
+const failed = new WeakSet<NodeJS.WritableStream>();
+const watched = new WeakSet<NodeJS.WritableStream>();
+
+function watch(stream: NodeJS.WritableStream): void {
+  if (watched.has(stream)) return;
+  watched.add(stream);
+  // Stays attached: a write still pending on a closed pipe fails after the command returned.
+  stream.on('error', () => failed.add(stream));
+}
+
 export class LineOut {
   /** Colours for io.stdout: chalk's own level (NO_COLOR, FORCE_COLOR) when it is a terminal, none otherwise. */
   readonly c: ChalkInstance;
   private buf: string[] = [];
   private size = 0;
-  /** Set when stdout fails (EPIPE: `hvsim trace show big.zst | head`); output then stops. */
-  closed = false;
-  private readonly onError = (): void => {
-    this.closed = true;
-  };
 
   constructor(private readonly stream: NodeJS.WritableStream) {
     const tty = (stream as { isTTY?: boolean }).isTTY === true;
     this.c = new Chalk({ level: tty ? chalk.level : 0 });
-    stream.on('error', this.onError);
+    watch(stream);
+  }
+
+  /** True once stdout failed (its reader went away); output then stops. */
+  get closed(): boolean {
+    return failed.has(this.stream);
   }
 
   line(s = ''): void {
@@ -62,7 +73,6 @@ export class LineOut {
 
   async end(): Promise<void> {
     await this.flush();
-    this.stream.removeListener('error', this.onError);
   }
 }
 

@@ -14,6 +14,9 @@ import { fieldRows, sameEvent } from '../../src/cli/trace-diff.js';
 import { REPLAY_STATUS } from '../../src/api/exit-status.js';
 import { TraceReader, TraceWriter, type TraceEvent, type TraceHeaderInput, type TraceImage, type U64 } from '../../src/trace/index.js';
 import { loadZstd } from '../../src/trace/zstd.js';
+import { STREAM_MAGIC } from '../../src/trace/container.js';
+import { ByteWriter } from '../../src/trace/encoding.js';
+import { crc32 } from 'node:zlib';
 
 class Capture extends Writable {
   text = '';
@@ -643,6 +646,71 @@ describe('bad input and bad command lines', () => {
     expectOneLine(r.stderr, /^hvsim trace: .*flipped\.zst: frame \d+.*(corrupt|CRC|decompress|truncated)/);
     const lines = jsonLines(r.stdout);
     expect(lines.length - 1).toBeLessThanOrEqual(f.firstEvent);
+  });
+
+  it('a header with the wrong types in it (the JSON is the file\'s, so anything can be there): one line, status 65', async () => {
+    const cmd = join(tmp, 'bad-cmd.zst');
+    const w = await TraceWriter.create(cmd, { ...HEADER, commandLine: ['run', 5] as unknown as string[] });
+    w.close(endOf([]));
+    const r = await trace('show', cmd);
+    expect(r.status).toBe(REPLAY_STATUS.BAD_INPUT);
+    expectOneLine(r.stderr, /corrupt: the header's commandLine\[1\] is not a string/);
+    // Image entries are written by the writer from real images, so frame 0 is built here
+    // (docs/trace-format.md, "Record stream"): stream magic, u16 version 1, the header as a
+    // string, frame-end (tag 31, u32 0 events, u32 CRC-32 of what precedes it). The event
+    // frames follow; the index is left out, so the reader walks the frames.
+    const reader = await TraceReader.open(FILE);
+    const json = JSON.stringify({ ...reader.header, images: [{ ...reader.header.images[0], embedded: 'yes' }] });
+    const events = reader.frames.filter((f) => f.eventCount > 0);
+    const body = good.subarray(reader.frames[1].offset, events[events.length - 1].offset + events[events.length - 1].compressedSize);
+    reader.close();
+    const w0 = new ByteWriter();
+    w0.ensure(10);
+    w0.buf.set(STREAM_MAGIC, 0);
+    w0.pos = 8;
+    w0.u8(1);
+    w0.u8(0);
+    w0.str(json);
+    const crc = crc32(w0.bytes()) >>> 0;
+    w0.u8(31);
+    w0.u32le(0);
+    w0.u32le(crc);
+    const zstd = await loadZstd();
+    const path = file('bad-image.zst', Buffer.concat([zstd.compress(w0.bytes(), 3), body]));
+    const r2 = await trace('show', path, '--header-only');
+    expect(r2.status).toBe(REPLAY_STATUS.BAD_INPUT);
+    expectOneLine(r2.stderr, /corrupt: the header's images\[0\] is not \{name, role, size, sha256, embedded\}/);
+  });
+
+  it('a trace cut right after its header, read with --allow-incomplete: no events, no end', async () => {
+    const reader = await TraceReader.open(FILE);
+    const cut = file('header-only.zst', good.subarray(0, reader.frames[1].offset));
+    reader.close();
+    const show = await trace('show', cut, '--allow-incomplete', '--json');
+    expect(show.status).toBe(0);
+    expect(jsonLines(show.stdout)).toHaveLength(1);
+    const stats = JSON.parse((await trace('stats', cut, '--allow-incomplete', '--json')).stdout) as Record<string, unknown>;
+    expect(stats).toMatchObject({ events: 0, end: null, instructions: 0, bytesPerMillionInstructions: null });
+    expect((await trace('stats', cut, '--allow-incomplete')).status).toBe(0);
+    const d = await trace('diff', FILE, cut, '--allow-incomplete', '--json');
+    expect(d.status).toBe(1);
+    expect(JSON.parse(d.stdout)).toMatchObject({ firstDifference: { event: 0, b: null }, b: { events: 0, end: null } });
+  });
+
+  it('stdout closed early (`| head`): output stops, no exception', async () => {
+    class Broken extends Writable {
+      writes = 0;
+      override _write(_c: Buffer, _e: BufferEncoding, cb: (err?: Error) => void): void {
+        this.writes++;
+        cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      }
+    }
+    const stdout = new Broken();
+    const stderr = new Capture();
+    const status = await traceCommand(['show', FILE, '--json'], { stdout, stderr });
+    expect(status).toBe(0);
+    expect(stdout.writes).toBe(1);
+    expect(stderr.text).toBe('');
   });
 
   it('usage errors: one line with a hint, status 64', async () => {
