@@ -94,6 +94,11 @@ export class XenPersonality implements HypervisorPersonality {
     this.rdtscp = opts.rdtscp ?? true;
   }
 
+  /** The TSC frequency now (it follows the migration knob once attached). */
+  private currentTscKHz(): number {
+    return this.host?.tscKHz() ?? this.tscKHz;
+  }
+
   get hypercallMsr(): number {
     return this.viridian ? XEN_HYPERCALL_MSR_VIRIDIAN : XEN_HYPERCALL_MSR;
   }
@@ -113,14 +118,14 @@ export class XenPersonality implements HypervisorPersonality {
         if (subleaf === 0) {
           // EAX: not emulated (tsc_mode default on a reliable TSC), host TSC reliable, RDTSCP; EBX tsc_mode 0;
           // ECX guest TSC kHz; EDX incarnation 0 (PENDING: bump on simulated migration).
-          setRegs(out, XEN_CPUID_HOST_TSC_RELIABLE | (this.rdtscp ? XEN_CPUID_RDTSCP_INSTR_AVAIL : 0), 0, this.tscKHz, 0);
+          setRegs(out, XEN_CPUID_HOST_TSC_RELIABLE | (this.rdtscp ? XEN_CPUID_RDTSCP_INSTR_AVAIL : 0), 0, this.currentTscKHz(), 0);
         } else if (subleaf === 1) {
           // EAX/EBX TSC offset (0: the guest TSC is the virtual TSC), ECX mul, EDX shift (s8 sign-extended).
           // Xen's set_time_scale() gives the same (mul, shift) as kvm_get_time_scale for 1 GHz (§3.4).
-          const ts = pvclockScaleForTscKHz(this.tscKHz);
+          const ts = pvclockScaleForTscKHz(this.currentTscKHz());
           setRegs(out, 0, 0, ts.mul, ts.shift);
         } else if (subleaf === 2) {
-          setRegs(out, this.tscKHz, 0, 0, 0); // EAX host (physical) TSC kHz
+          setRegs(out, this.currentTscKHz(), 0, 0, 0); // EAX host (physical) TSC kHz
         } else setRegs(out, 0, 0, 0, 0);
         return true;
       case 4: // §1.6 HVM leaf, sub-leaf 0 only: EAX features, EBX vCPU id, ECX domid

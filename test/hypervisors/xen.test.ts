@@ -323,6 +323,16 @@ describe('time (§3.9; time.c __update_vcpu_system_time, common/time.c update_do
     expect(guestNs(mem, SHINFO + 32, host.tsc()) - BigInt(host.ns)).toBeLessThanOrEqual(1n);
   });
 
+  it('CPUID base+3 follows the TSC frequency after a change (§1.6: ECX guest TSC kHz, sub-leaf 1 mul/shift)', () => {
+    const { x, host } = setup();
+    host.setKHz(3_000_000);
+    const out = new Int32Array(4);
+    x.cpuid(3, 0, 0x40000000, out);
+    expect(out[2]).toBe(3_000_000);
+    x.cpuid(3, 1, 0x40000000, out);
+    expect([out[2] >>> 0, out[3]]).toEqual([0xaaaaaaaa, -1]); // §3.4 table, 3 GHz
+  });
+
   it('an odd (junk) version is stepped as Xen does: (v + 1) | 1, then + 1', () => {
     const { x, mem } = setup();
     addToPhysmap(mem, { gpfn: SHINFO >> 12 });
