@@ -170,9 +170,9 @@ function signalEvent(input: HypercallInput, ops: HypercallOperands, ctx: Hyperca
 
 /**
  * Run one hypercall whose caller is allowed to make it (CPL 0, hypercall page enabled) and
- * write its result. Checks, in TLFS order of the common status codes: reserved bits, the call
- * code, the rep fields against the call's class, the variable header size (no implemented call
- * takes one), then the call's own checks.
+ * write its result. The TLFS leaves the order of error checks open; this one (KVM's) checks the
+ * reserved bits, the call code, the rep fields against the call's class, the variable header
+ * size (no implemented call takes one), then the call's own checks (privilege first).
  */
 export function dispatchHypercall(regs: HypercallRegs, ctx: HypercallContext): void {
   const ops = readOperands(regs);
