@@ -263,7 +263,10 @@ export class XenStoreServer {
       }
       case Xs.Watch: {
         const [path, token] = twoArgs(body);
+        // Special watches: only xenstored's two event names (check_watch_path).
+        if (path.startsWith('@') && path !== '@introduceDomain' && path !== '@releaseDomain') throw new XsError('EINVAL');
         const abs = path.startsWith('@') ? path : this.canonical(path);
+        if (this.watches.some((w) => w.abs === abs && w.token === token)) throw new XsError('EEXIST');
         this.watches.push({ path, abs, token });
         // The reply, then the immediate event xenstored always sends for a new watch (§8 note 10).
         this.queue(Xs.Watch, reqId, txId, OK);

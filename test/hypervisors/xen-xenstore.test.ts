@@ -192,6 +192,9 @@ describe('XenStore requests (§5.6; xenstored core.c)', () => {
     const r = c.req(T.WATCH, 'vm-data\0tok\0');
     expect(r.map((m) => [m.type, m.body])).toEqual([[T.WATCH, 'OK\0'], [T.WATCH_EVENT, 'vm-data\0tok\0']]);
     expect(r[1].reqId).toBe(0);
+    expect(c.one(T.WATCH, '/local/domain/7/vm-data\0tok\0')).toEqual(err('EEXIST')); // same node and token (watch.c)
+    expect(c.one(T.WATCH, '@bogus\0t\0')).toEqual(err('EINVAL'));
+    expect(c.one(T.WATCH, 'vm-data\0')).toEqual(err('EINVAL')); // no token
     // do_write fires the watches before it queues its own ack, so the event comes first.
     const w = c.req(T.WRITE, 'vm-data/foo\0baz');
     expect(w.map((m) => [m.type, m.body])).toEqual([[T.WATCH_EVENT, 'vm-data/foo\0tok\0'], [T.WRITE, 'OK\0']]);
