@@ -16,9 +16,13 @@
 //  - ".byte 0xf" (objdump's word for a truncated instruction) is "(bad)";
 //  - string instructions with their default operands, "movs BYTE PTR es:[rdi],BYTE PTR ds:[rsi]",
 //    are the short mnemonic "movsb" (the task asks for "rep movsb").
-// Known differences, excluded from the exact comparison and listed in KNOWN_DIFFERENCES: D6 is
-// SALC for the CPU and "(bad)" for objdump; undecodable bytes are "(bad)" of length 1 here while
-// objdump sometimes consumes 2 ("0f b8").
+// Known differences (KNOWN_DIFFERENCES, each with its reason there) count as agreement in the
+// first rate printed and as disagreement in the "strictly" rate: where the CPU and objdump read
+// the same bytes differently (SALC, 66 on near branches in 64-bit code, F2/F3 as mandatory
+// prefixes, MPX, FWAIT merged with x87, fence aliases, EIP-relative wrap), and "(bad)" against
+// "(bad)" whatever each consumed (ours is always 1 byte).
+// The test prints both agreement rates on random bytes; the assertion is that every instruction
+// we decode (text other than "(bad)") has objdump's length.
 
 import { describe, test, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -44,8 +48,9 @@ const SKIP_REASON = 'GNU objdump/as not found: the disassembler is compared agai
 
 interface Line {
   addr: number;
-  bytes: Uint8Array;
+  bytes: Uint8Array; // the first instruction's
   text: string;
+  sampleBytes: number[]; // every byte under the sample's symbol
 }
 
 /** objdump's first instruction of each sample (a sample is asm source text). */
@@ -70,10 +75,12 @@ function objdumpFirst(mode: Mode, sources: string[]): Line[] {
         continue;
       }
       const m = /^\s*([0-9a-f]+):\t([0-9a-f ]+)\t(.*)$/.exec(line);
-      if (m && current >= 0 && result[current] === undefined) {
-        const bytes = Uint8Array.from(m[2].trim().split(' ').map((h) => parseInt(h, 16)));
-        result[current] = { addr: parseInt(m[1], 16), bytes, text: m[3] };
-        current = -1;
+      if (m && current >= 0) {
+        const bytes = m[2].trim().split(' ').map((h) => parseInt(h, 16));
+        if (result[current] === undefined) {
+          result[current] = { addr: parseInt(m[1], 16), bytes: Uint8Array.from(bytes), text: m[3], sampleBytes: [] };
+        }
+        result[current].sampleBytes.push(...bytes);
       }
     }
     return result;
@@ -164,7 +171,8 @@ const KNOWN_DIFFERENCES: ((b: Uint8Array, mode: Mode, theirs: string, ours: stri
   (b, mode) => {
     const { prefixes, opcode } = splitPrefixes(b, mode);
     const at = prefixes.length;
-    const branch = opcode === 0xe8 || opcode === 0xe9 || (opcode === 0x0f && b[at + 1] >= 0x80 && b[at + 1] <= 0x8f);
+    const branch = opcode === 0xe8 || opcode === 0xe9 || opcode === 0xc2 || opcode === 0xc3 ||
+      (opcode === 0x0f && b[at + 1] >= 0x80 && b[at + 1] <= 0x8f);
     return mode === 64 && prefixes.includes(0x66) && branch;
   },
   // 0F AE F1-F7 / F9-FF: the CPU runs every register form of /6 and /7 as MFENCE/SFENCE;
@@ -180,11 +188,23 @@ const KNOWN_DIFFERENCES: ((b: Uint8Array, mode: Mode, theirs: string, ours: stri
     const { prefixes, opcode } = splitPrefixes(b, mode);
     return opcode === 0x0f && (b[prefixes.length + 1] === 0x1a || b[prefixes.length + 1] === 0x1b);
   },
+  // EIP-relative operands (67 in 64-bit code): the address wraps at 4 GiB (SDM vol. 1, 3.3.7);
+  // objdump prints the unwrapped 64-bit sum in its comment.
+  (_b, mode, theirs, ours) => mode === 64 && /\[eip[+-]/.test(ours) && theirs.replace(/ # 0x[0-9a-f]+$/, '') === ours.replace(/ # 0x[0-9a-f]+$/, ''),
   // F2/F3 before a 0F-map opcode: objdump reads a mandatory prefix (RDPID, UMONITOR, BNDCL... or
-  // "(bad)"), the CPU implements none of those forms and ignores the prefix.
-  (b, mode) => {
+  // "(bad)"), the CPU implements none of those forms and ignores the prefix. Likewise 66 where
+  // objdump then says "(bad)" or names an SSE-era instruction (66 0F AE /7 = CLFLUSHOPT).
+  (b, mode, theirs) => {
     const { prefixes, opcode } = splitPrefixes(b, mode);
-    return opcode === 0x0f && (prefixes.includes(0xf2) || prefixes.includes(0xf3));
+    if (opcode !== 0x0f) return false;
+    if (prefixes.includes(0xf2) || prefixes.includes(0xf3)) return true;
+    return prefixes.includes(0x66) && (theirs.endsWith('(bad)') || /clflushopt/.test(theirs));
+  },
+  // FWAIT before an x87 instruction: the CPU executes 9B as an instruction of its own (SDM FWAIT);
+  // objdump merges it with a following no-wait form ("9b d9 38" = fstcw).
+  (b, mode, theirs) => {
+    const { opcode } = splitPrefixes(b, mode);
+    return opcode === 0x9b && !theirs.endsWith('fwait');
   },
   (_b, mode, theirs, ours) => mode !== 64 && theirs.endsWith('(bad)') && ours.endsWith('salc'),
   // objdump prints the prefixes it read before giving up ("ss ss repz (bad)").
@@ -253,6 +273,28 @@ const ONLY64 = [
   'mov eax, dword ptr fs:0x28', 'mov rax, qword ptr gs:[0]', 'jrcxz .+4', 'fxsave64 [rax]', 'xsave64 [rax]', 'lea eax, [eax+ebx]',
   'mov eax, dword ptr [eip+0x10]', 'bt rax, 63', 'btc qword ptr [rax], rcx', 'popcnt rax, qword ptr [rax]', 'lar rax, cx',
   'rdrand eax', 'rdseed rcx', 'in eax, dx', 'retf', 'call qword ptr [rip+0x20]', 'ret 0x10',
+  'mov rax, cr0', 'mov cr3, rax', 'mov rax, dr7', 'mov dr0, rax', 'mov rax, cr8',
+  '.byte 0x0f, 0x07', '.byte 0x48, 0x0f, 0x07', '.byte 0x0f, 0x35', '.byte 0x48, 0x0f, 0x35',
+  '.byte 0x48, 0x26, 0x01, 0xc0', '.byte 0x66, 0x48, 0x01, 0xc0', '.byte 0x40, 0x88, 0xe0', '.byte 0x48, 0x90',
+  '.byte 0x41, 0x90', '.byte 0x64, 0x36, 0x8b, 0x00', '.byte 0x3e, 0x8b, 0x00', '.byte 0x2e, 0x74, 0x00',
+  '.byte 0x48, 0xff, 0x18', '.byte 0x66, 0xff, 0x18', '.byte 0x48, 0x0f, 0xb2, 0x00', '.byte 0x8b, 0x04, 0x20',
+  '.byte 0x8b, 0x04, 0x65, 0, 0, 0, 0', '.byte 0x67, 0x8b, 0x04, 0x25, 0, 0, 0, 0', '.byte 0x49, 0x54',
+];
+
+/** Encodings given as bytes (prefix combinations, system forms), compared in every mode. */
+const BYTES = [
+  '.byte 0xf0, 0x01, 0xc0', '.byte 0xf0, 0x90', '.byte 0xf3, 0xc3', '.byte 0xf2, 0xc3', '.byte 0xf2, 0xe8, 0, 0, 0, 0',
+  '.byte 0xf3, 0x86, 0x00', '.byte 0xf2, 0xf0, 0x01, 0x00', '.byte 0xf3, 0x89, 0x00', '.byte 0xf0, 0xf3, 0x88, 0x03',
+  '.byte 0x66, 0x66, 0x01, 0xc0', '.byte 0x2e, 0x3e, 0xa5', '.byte 0xf3, 0x2e, 0xab', '.byte 0xf3, 0xf2, 0x6d',
+  '.byte 0x26, 0x90', '.byte 0x66, 0x90', '.byte 0x67, 0x90', '.byte 0x67, 0xe3, 0x00', '.byte 0x66, 0xc9',
+  '.byte 0xf0, 0x0f, 0x20, 0xc0', '.byte 0x66, 0x0f, 0x20, 0xc0', '.byte 0x8c, 0xf0', '.byte 0xfe, 0xf8', '.byte 0xff, 0xff',
+  '.byte 0x0f, 0x01, 0xc2', '.byte 0x0f, 0x01, 0xc3', '.byte 0x0f, 0x01, 0xc4', '.byte 0x0f, 0x01, 0xd8', '.byte 0x0f, 0x01, 0xda',
+  '.byte 0x0f, 0x01, 0xdb', '.byte 0x0f, 0x01, 0xdc', '.byte 0x0f, 0x01, 0xdd', '.byte 0x0f, 0x01, 0xde', '.byte 0x0f, 0x01, 0xdf',
+  '.byte 0x0f, 0x01, 0xd5', '.byte 0x0f, 0x01, 0xd6', '.byte 0x0f, 0x01, 0xfa', '.byte 0x0f, 0x01, 0xfb', '.byte 0x0f, 0x01, 0xfc',
+  '.byte 0x0f, 0x01, 0xe0', '.byte 0x0f, 0x01, 0xf0', '.byte 0x0f, 0x00, 0xc0', '.byte 0x0f, 0x00, 0xd8', '.byte 0x0f, 0xae, 0xe9',
+  '.byte 0x0f, 0x18, 0xc0', '.byte 0x0f, 0x0d, 0x08', '.byte 0xd6', '.byte 0x0f, 0xff', '.byte 0x8d, 0xc0', '.byte 0xc4, 0xc0',
+  '.byte 0xd9, 0xc1', '.byte 0xd8, 0x00', '.byte 0xdd, 0x38', '.byte 0xdf, 0xe0', '.byte 0xdb, 0xe3', '.byte 0x9b',
+  '.byte 0xd1, 0x30', '.byte 0xc0, 0xf0, 3', '.byte 0x66, 0xea, 1, 2, 3, 4, 5, 6', '.byte 0x62, 0x00', '.byte 0x0f, 0xb8, 0xc1',
 ];
 
 const ONLY16 = [
@@ -266,9 +308,9 @@ const ONLY16 = [
 const LISTS: Record<Mode, string[]> = {
   // COMMON in 64-bit code: 32-bit addresses get the 67 prefix; rows invalid there are dropped
   // by `as` (see acceptedByAs) and stay covered by the 32-bit list.
-  64: [...COMMON, ...COMMON.map((s) => s.replace(/\be([a-d]x|[sd]i|sp|bp)\b/g, 'r$1')), ...ONLY64],
-  32: COMMON,
-  16: [...COMMON, ...ONLY16],
+  64: [...COMMON, ...COMMON.map((s) => s.replace(/\be([a-d]x|[sd]i|sp|bp)\b/g, 'r$1')), ...ONLY64, ...BYTES],
+  32: [...COMMON, ...BYTES],
+  16: [...COMMON, ...ONLY16, ...BYTES],
 };
 
 /** The sources `as` accepts in `mode` (it names the line of each one it refuses). */
@@ -291,13 +333,15 @@ function acceptedByAs(mode: Mode, sources: string[]): string[] {
   }
 }
 
-/** The bytes of a sample as objdump printed them. */
-const lineBytes = (_i: number, line: Line): Uint8Array => line.bytes;
+/** The bytes of a sample as objdump printed them (the instruction and what follows it). */
+const lineBytes = (_i: number, line: Line): Uint8Array => Uint8Array.from(line.sampleBytes);
 
 describe.skipIf(!HAVE_BINUTILS)('disassembler against objdump: assembled instructions', () => {
   for (const mode of [64, 32, 16] as const) {
     test(`${mode}-bit: text and length match objdump for every listed instruction`, () => {
       const list = acceptedByAs(mode, LISTS[mode]);
+      const dropped = LISTS[mode].filter((src) => !list.includes(src));
+      console.log(`${mode}-bit: ${list.length} instructions compared; not encodable in this mode: ${dropped.join('; ')}`);
       const r = compare(mode, list, lineBytes);
       expect(r.mismatches).toEqual([]);
       expect(r.lengthErrors).toEqual([]);
@@ -332,7 +376,8 @@ function randomSamples(mode: Mode, n: number, seed: number): Uint8Array[] {
 describe.skipIf(!HAVE_BINUTILS)('disassembler against objdump: random bytes', () => {
   for (const mode of [64, 32, 16] as const) {
     test(`${mode}-bit: agreement rate; lengths of every instruction we decode match objdump`, () => {
-      const samples = randomSamples(mode, 3000, 0x5eed + mode);
+      // 16-bit: 4000 samples of 15 bytes stay below 64 KiB, where objdump's i8086 addresses are IPs.
+      const samples = randomSamples(mode, mode === 16 ? 4000 : 8000, 0x5eed + mode);
       const sources = samples.map((b) => '.byte ' + Array.from(b, (x) => '0x' + x.toString(16)).join(', '));
       // Our input is the whole sample (the disassembler sees the bytes after the instruction too).
       const r = compare(mode, sources, (i) => samples[i]);
@@ -389,5 +434,23 @@ describe('disassembler: examples from the task', () => {
     [[0x0f, 0xff], 64, 0, '(bad)'],
   ] as const)('%j in %i-bit code', (bytes, mode, rip, text) => {
     expect(disassemble(Uint8Array.from(bytes), mode, rip).text).toBe(text);
+  });
+});
+
+// Branch targets: EIP/RIP of the next instruction plus the displacement, truncated to the
+// operand size (SDM vol. 2, JMP / Jcc: "tempEIP AND 0000FFFFH" for 16-bit operands, 32-bit
+// likewise); objdump's small file offsets cannot show the wrap, so these are checked directly.
+describe('disassembler: branch targets and RIP-relative addresses', () => {
+  test.each([
+    [[0xe9, 0xfb, 0xff, 0xff, 0xff], 64, 0xffffffff81000123n, 'jmp 0xffffffff81000123'], // jmp to itself, above 2^53
+    [[0xe8, 0, 0, 0, 0], 64, -0x7f000000, 'call 0xffffffff81000005'], // negative rip = sign-extended
+    [[0xeb, 0x00], 32, 0xfffffffe, 'jmp 0x0'], // wraps at 4 GiB
+    [[0xeb, 0x00], 16, 0xfffe, 'jmp 0x0'], // wraps at 64 KiB
+    [[0x75, 0x80], 16, 0x10, 'jne 0xff92'],
+    [[0x48, 0x8b, 0x05, 0, 0, 0, 0], 64, 0x1000, 'mov rax, qword ptr [rip+0x0] # 0x1007'],
+    [[0x8b, 0x05, 0xf0, 0xff, 0xff, 0xff], 64, 0x1000, 'mov eax, dword ptr [rip+0xfffffffffffffff0] # 0xff6'],
+    [[0xeb, 0x00], 64, Number.NaN, 'jmp 0x2'], // a non-finite address reads as 0
+  ] as const)('%j in %i-bit code at %s', (bytes, mode, rip, text) => {
+    expect(disassemble(Uint8Array.from(bytes), mode, rip)).toEqual({ length: bytes.length, text });
   });
 });

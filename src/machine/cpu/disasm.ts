@@ -228,11 +228,16 @@ function scanPrefixes(b: Uint8Array, mode64: boolean): Prefixes {
   return p;
 }
 
-const store = new DecodedStore();
-const decoder = new Decoder(store);
+// One decoder for all calls, made on first use (its store is some 100 KiB of typed arrays).
+let store: DecodedStore;
+let decoder: Decoder;
 
 /** Decode with the CPU's decoder; LOCK on a form that does not allow it is decoded as if absent. */
 function decodeBytes(bytes: Uint8Array, codeSize: number, pre: Prefixes): DecodeStatus {
+  if (decoder === undefined) {
+    store = new DecodedStore();
+    decoder = new Decoder(store);
+  }
   const n = Math.min(bytes.length, decoder.window.length);
   decoder.window.set(bytes.subarray(0, n));
   decoder.windowLen = n;
@@ -277,7 +282,7 @@ class Insn {
     readonly bytes: Uint8Array,
     readonly mode: 16 | 32 | 64,
     readonly pre: Prefixes,
-    readonly rip: number,
+    readonly rip: bigint,
   ) {
     let p = pre.opcodeAt;
     let opc = bytes[p++];
@@ -335,11 +340,12 @@ class Insn {
       // A SIB byte without an index: objdump names the pseudo-register riz/eiz unless the
       // SIB only says "base is rsp/r12" (scale 1) or "absolute" (no base, scale 1).
       const sibBase = this.sib & 7;
-      const eiz = base === Ea.NONE && size === 2 && this.mode === 64;
+      const eiz = base === Ea.NONE && size === 2;
       if (scale !== 0 || eiz || (base !== Ea.NONE && sibBase !== 4)) parts.push((size === 3 ? 'riz' : 'eiz') + '*' + (1 << scale));
     }
+    // objdump counts REX.B as used by any ModRM memory operand, REX.X by any SIB byte.
     if (this.sib >= 0) this.usedRex |= 2;
-    if (base !== Ea.NONE && base !== Ea.RIP) this.usedRex |= 1;
+    this.usedRex |= 1;
     const hasDisp = mod === 1 || mod === 2 || base === Ea.NONE || base === Ea.RIP;
     const seg = this.segName;
     let text: string;
@@ -358,7 +364,7 @@ class Insn {
       const dispText = !hasDisp ? '' : base === Ea.RIP ? '+' + hexImm(disp, 64) : signedHex(disp);
       text = seg + '[' + parts.join('+') + dispText + ']';
       if (base === Ea.RIP) {
-        const target = BigInt(this.rip) + BigInt(this.length) + BigInt(disp);
+        const target = this.rip + BigInt(this.length) + BigInt(disp);
         this.comment = ' # ' + hexBig(target, size === 3 ? 64 : 32);
       }
     }
@@ -374,7 +380,7 @@ class Insn {
     const size = sized ? this.osize : this.mode === 64 ? 3 : this.mode === 32 ? 2 : 1;
     const bits = size === 1 ? 16 : size === 2 ? 32 : 64;
     if (sized) this.useOsize(size);
-    return hexBig(BigInt(this.rip) + BigInt(this.length) + BigInt(this.imm), bits);
+    return hexBig(this.rip + BigInt(this.length) + BigInt(this.imm), bits);
   }
 
   /** One operand of the form table; null when the encoding has no valid operand there. */
@@ -402,10 +408,12 @@ class Insn {
         return this.mem ? this.memOperand(os === 1 ? 'dword ptr ' : 'qword ptr ') : null;
       case 'Mp': {
         if (!this.mem) return null;
-        // m16:16 / m16:32 / m16:64 (objdump reads REX.W only for LSS/LFS/LGS).
-        const far64 = os === 3 && this.op >= T;
-        this.useOsize(far64 ? 3 : os);
-        return this.memOperand(os === 1 ? 'dword ptr ' : far64 ? 'tbyte ptr ' : 'fword ptr ');
+        // m16:16 / m16:32 by the 66 prefix alone: objdump reads REX.W as m16:32 too (AMD's
+        // reading; Intel's is m16:64).
+        const has66 = this.pre.bytes.includes(0x66);
+        if (has66) this.usedOsize = true;
+        const far16 = (this.mode === 16) !== has66;
+        return this.memOperand(far16 ? 'dword ptr ' : 'fword ptr ');
       }
       case 'Mq':
         if (!this.mem) return null;
@@ -434,8 +442,7 @@ class Insn {
       case 'Zb': return this.sizedReg(this.rm, 0, 1);
       case 'Zv': return this.sizedReg(this.rm, os, 1, true);
       case 'Sw': {
-        const s = this.reg & 7;
-        this.usedRex |= 4;
+        const s = this.reg & 7; // objdump does not count REX.R as used here
         return s < 6 ? SEGS[s] : '?';
       }
       case 'Cd': this.usedRex |= 4; return 'cr' + this.reg;
@@ -464,18 +471,21 @@ function hexBig(v: bigint, bits: number): string {
 
 /**
  * Disassemble the instruction at bytes[0] for a code segment of `mode` bits; `rip` is its
- * address (branch targets and RIP-relative operands are resolved from it).
+ * address (IP in 16-bit code), from which branch targets and RIP-relative operands are
+ * resolved. A bigint carries a 64-bit address beyond 2^53 exactly; a negative number reads as
+ * sign-extended (-0x80000000 is 0xffffffff80000000).
  */
-export function disassemble(bytes: Uint8Array, mode: 16 | 32 | 64, rip = 0): Disassembly {
+export function disassemble(bytes: Uint8Array, mode: 16 | 32 | 64, rip: number | bigint = 0): Disassembly {
   try {
-    return disassembleOne(bytes, mode, rip);
+    const at = typeof rip === 'bigint' ? rip : Number.isFinite(rip) ? BigInt(Math.trunc(rip)) : 0n;
+    return disassembleOne(bytes, mode, at);
   } catch {
     // The decoder is total and the formatter checks its tables; this is only a last guard.
-    return { length: Math.max(1, Math.min(bytes.length, 1)), text: BAD };
+    return { length: 1, text: BAD };
   }
 }
 
-function disassembleOne(bytes: Uint8Array, mode: 16 | 32 | 64, rip: number): Disassembly {
+function disassembleOne(bytes: Uint8Array, mode: 16 | 32 | 64, rip: bigint): Disassembly {
   if (bytes.length === 0) return { length: 1, text: BAD };
   const codeSize = mode === 64 ? 3 : mode === 32 ? 2 : 1;
   const pre = scanPrefixes(bytes, mode === 64);
@@ -521,13 +531,13 @@ function formatBody(insn: Insn): Body | null {
     case 0x63:
       if (insn.mode === 64) {
         name = 'movsxd';
-        form = os === 3 ? 'Gv,Ed' : 'Gv,Ev';
+        form = 'Gv,Ed';
       } else {
         name = 'arpl';
         form = 'Ew,Gw';
       }
       break;
-    case 0x60: case 0x61: case 0x9c: case 0x9d: case 0xc9: case 0xcf: case 0xca: case 0xcb:
+    case 0x60: case 0x61: case 0x9c: case 0x9d: case 0xc8: case 0xc9: case 0xcf: case 0xca: case 0xcb: case 0xc2: case 0xc3:
       name = sizedStackName(insn, name);
       break;
     case 0x90:
@@ -557,7 +567,7 @@ function formatBody(insn: Insn): Body | null {
     case 0xd7:
       return { text: 'xlat byte ptr ' + stringOperand(insn, 'ds', 3) };
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-      return null; // x87: not decoded by the CPU (no FPU unit yet)
+      return formatX87(insn);
     case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
     case 0x1a0: case 0x1a1: case 0x1a8: case 0x1a9: case 0x68: case 0x6a:
       name = pushPopName(insn, name);
@@ -571,7 +581,7 @@ function formatBody(insn: Insn): Body | null {
     case 0x107: case 0x135:
       if (insn.mode === 64) {
         name += os === 3 ? 'q' : 'd';
-        insn.useOsize(os);
+        if (os === 3) insn.usedRex |= 8; // 66 selects nothing here
       }
       break;
     case 0x1b8: case 0x1bc: case 0x1bd:
@@ -580,12 +590,18 @@ function formatBody(insn: Insn): Body | null {
         repWord = null;
       } else if (op === 0x1b8) return null;
       break;
+    case 0x11c:
+      if (insn.mem && (insn.modrm & 0x38) === 0 && !insn.pre.bytes.includes(0x66)) {
+        name = 'cldemote'; // a hint; without CLDEMOTE it is the NOP it runs as here
+        form = 'Mb';
+      }
+      break;
     case 0x10d:
       name = ['prefetch', 'prefetchw', 'prefetchwt1', 'prefetch', 'prefetch', 'prefetch', 'prefetch', 'prefetch'][(insn.modrm >> 3) & 7];
       break;
     case 0x120: case 0x122:
-      // LOCK MOV CR0 is AMD's encoding of CR8 (AMD APM vol. 3, MOV CRn).
-      if (insn.pre.lock) {
+      // LOCK MOV CR0 is AMD's encoding of CR8 outside 64-bit mode (AMD APM vol. 3, MOV CRn).
+      if (insn.pre.lock && insn.mode !== 64) {
         lockUsed = true;
         return { text: op === 0x120 ? `mov ${insn.operand('Rd')}, cr${insn.reg + 8}` : `mov cr${insn.reg + 8}, ${insn.operand('Rd')}`, lockUsed };
       }
@@ -639,9 +655,72 @@ function formatBody(insn: Insn): Body | null {
     const movStore = op === 0x88 || op === 0x89 || op === gop(Grp.G11_C6, 0) || op === gop(Grp.G11_C7, 0);
     const locked = insn.pre.lock && !insn.pre.lockInvalid;
     if (locked || (xchg && !insn.pre.lockInvalid)) repWord = rep === 2 ? 'xacquire' : 'xrelease';
-    else if (movStore && rep === 1 && !insn.pre.lock) repWord = 'xrelease';
+    else if (movStore && rep === 1) repWord = 'xrelease';
   }
   return { text: operands.length ? name + ' ' + operands.join(', ') : name, repWord, lockUsed };
+}
+
+// ---- x87 (SDM vol. 2, A.5): the CPU has no FPU unit yet (#NM), but the bytes still have names ----
+const X87_MEM: [string, string][][] = [
+  // D8: m32fp arithmetic
+  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'].map((n) => [n, 'dword ptr ']),
+  // D9
+  [['fld', 'dword ptr '], ['', ''], ['fst', 'dword ptr '], ['fstp', 'dword ptr '], ['fldenv', 'env'], ['fldcw', 'word ptr '], ['fnstenv', 'env'], ['fnstcw', 'word ptr ']],
+  // DA: m32int arithmetic
+  ['fiadd', 'fimul', 'ficom', 'ficomp', 'fisub', 'fisubr', 'fidiv', 'fidivr'].map((n) => [n, 'dword ptr ']),
+  // DB
+  [['fild', 'dword ptr '], ['fisttp', 'dword ptr '], ['fist', 'dword ptr '], ['fistp', 'dword ptr '], ['', ''], ['fld', 'tbyte ptr '], ['', ''], ['fstp', 'tbyte ptr ']],
+  // DC: m64fp arithmetic
+  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'].map((n) => [n, 'qword ptr ']),
+  // DD
+  [['fld', 'qword ptr '], ['fisttp', 'qword ptr '], ['fst', 'qword ptr '], ['fstp', 'qword ptr '], ['frstor', 'env'], ['', ''], ['fnsave', 'env'], ['fnstsw', 'word ptr ']],
+  // DE: m16int arithmetic
+  ['fiadd', 'fimul', 'ficom', 'ficomp', 'fisub', 'fisubr', 'fidiv', 'fidivr'].map((n) => [n, 'word ptr ']),
+  // DF
+  [['fild', 'word ptr '], ['fisttp', 'word ptr '], ['fist', 'word ptr '], ['fistp', 'word ptr '], ['fbld', 'tbyte ptr '], ['fild', 'qword ptr '], ['fbstp', 'tbyte ptr '], ['fistp', 'qword ptr ']],
+];
+// Register forms by opcode and ModRM.reg: "name:form" with form a = "st, st(i)", b = "st(i), st",
+// i = "st(i)", none = no operand; an array of 8 names selects by ModRM.rm instead. The
+// undocumented aliases (FSTP1, FXCH4...) are left out, as objdump leaves them: "(bad)".
+const X87_REG: (string | string[])[][] = [
+  ['fadd:a', 'fmul:a', 'fcom:i', 'fcomp:i', 'fsub:a', 'fsubr:a', 'fdiv:a', 'fdivr:a'],
+  ['fld:i', 'fxch:i', ['fnop', '', '', '', '', '', '', ''], '', ['fchs', 'fabs', '', '', 'ftst', 'fxam', '', ''],
+    ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz', ''],
+    ['f2xm1', 'fyl2x', 'fptan', 'fpatan', 'fxtract', 'fprem1', 'fdecstp', 'fincstp'],
+    ['fprem', 'fyl2xp1', 'fsqrt', 'fsincos', 'frndint', 'fscale', 'fsin', 'fcos']],
+  ['fcmovb:a', 'fcmove:a', 'fcmovbe:a', 'fcmovu:a', '', ['', 'fucompp', '', '', '', '', '', ''], '', ''],
+  ['fcmovnb:a', 'fcmovne:a', 'fcmovnbe:a', 'fcmovnu:a', ['fneni(8087 only)', 'fndisi(8087 only)', 'fnclex', 'fninit', 'fnsetpm(287 only)', 'frstpm(287 only)', '', ''], 'fucomi:a', 'fcomi:a', ''],
+  ['fadd:b', 'fmul:b', '', '', 'fsubr:b', 'fsub:b', 'fdivr:b', 'fdiv:b'],
+  ['ffree:i', '', 'fst:i', 'fstp:i', 'fucom:i', 'fucomp:i', '', ''],
+  ['faddp:b', 'fmulp:b', '', ['', 'fcompp', '', '', '', '', '', ''], 'fsubrp:b', 'fsubp:b', 'fdivrp:b', 'fdivp:b'],
+  ['ffreep:i', '', '', '', ['fnstsw ax', '', '', '', '', '', '', ''], 'fucomip:a', 'fcomip:a', ''],
+];
+
+function formatX87(insn: Insn): Body | null {
+  const esc = insn.op - 0xd8;
+  const reg = (insn.modrm >> 3) & 7;
+  const rm = insn.modrm & 7;
+  if (insn.mem) {
+    const [name, size] = X87_MEM[esc][reg];
+    if (!name) return null;
+    if (size !== 'env') return { text: name + ' ' + insn.memOperand(size) };
+    // FLDENV/FNSTENV/FRSTOR/FNSAVE: the 66 prefix picks the 16- or 32-bit image (SDM FLDENV).
+    const def = insn.mode === 16 ? 1 : 2;
+    const suffix = insn.osize === def || insn.osize === 3 ? '' : insn.osize === 1 ? 'w' : 'd';
+    if (suffix) insn.usedOsize = true;
+    return { text: name + suffix + ' ' + insn.memOperand('') };
+  }
+  const entry = X87_REG[esc][reg];
+  const named = typeof entry === 'string' ? entry : entry[rm];
+  if (!named) return null;
+  const [name, form] = named.split(':');
+  const st = 'st(' + rm + ')';
+  switch (form) {
+    case 'a': return { text: `${name} st, ${st}` };
+    case 'b': return { text: `${name} ${st}, st` };
+    case 'i': return { text: `${name} ${st}` };
+    default: return { text: name };
+  }
 }
 
 /** PUSHA/POPA/PUSHF/POPF/LEAVE/IRET/RETF: objdump adds w/d/q when the operand size is not the mode's default. */
@@ -679,8 +758,8 @@ function stringOperand(insn: Insn, defSeg: string, regNo: number): string {
   let seg = defSeg;
   if (defSeg === 'ds' && insn.pre.seg >= 0) {
     insn.usedSeg = true;
-    // In 64-bit mode ES/CS/SS/DS overrides are ignored (SDM vol. 1, 3.3.7.1): still ds.
-    if (!(insn.mode === 64 && insn.pre.seg < 4)) seg = SEGS[insn.pre.seg];
+    // In 64-bit mode ES/CS/SS/DS overrides are ignored (SDM vol. 1, 3.3.7.1): FS/GS or ds.
+    seg = insn.pre.activeSeg >= 0 ? SEGS[insn.pre.activeSeg] : 'ds';
   }
   return seg + ':[' + names[regNo] + ']';
 }
@@ -741,6 +820,7 @@ function prefixWords(insn: Insn, repWord: string | null | undefined, lockUsed: b
   };
   const lastRep = lastOf((b) => b === 0xf2 || b === 0xf3);
   const lastF2 = lastOf((b) => b === 0xf2);
+  const lastLock = lastOf((b) => b === 0xf0);
   const last66 = lastOf((b) => b === 0x66);
   const last67 = lastOf((b) => b === 0x67);
   const lastSeg = lastOf((b) => b in SEG_PREFIX);
@@ -748,11 +828,16 @@ function prefixWords(insn: Insn, repWord: string | null | undefined, lockUsed: b
   for (let i = 0; i < pre.bytes.length; i++) {
     const b = pre.bytes[i];
     if (b === 0xf0) {
-      if (!lockUsed) words.push('lock');
+      if (!lockUsed || i !== lastLock) words.push('lock');
     } else if (b === 0xf2 || b === 0xf3) {
       if (i === lastRep && repWord !== undefined) {
         if (repWord !== null) words.push(repWord);
-      } else if (b === 0xf3) words.push(stringOp !== undefined && !stringOp[1] ? 'rep' : 'repz');
+      } else if (b === 0xf3) {
+        // objdump's name for an F3 it did not use: "rep" before MOVS/STOS/LODS/INS/OUTS unless the
+        // prefix it did use is also F3.
+        const repName = stringOp !== undefined && !stringOp[1] && pre.bytes[lastRep] !== 0xf3;
+        words.push(repName ? 'rep' : 'repz');
+      }
       else words.push(i === lastF2 && isBndBranch(insn.op) ? 'bnd' : 'repnz');
     } else if (b === 0x66) {
       if (i !== last66 || !insn.usedOsize) words.push(legacyPrefixName(b, insn.mode));
