@@ -85,6 +85,17 @@ export function msrName(msr: number): string | undefined {
   return undefined;
 }
 
+/** Data registers of the PC's four standard UARTs (COM1-COM4 base ports). */
+const UART_DATA_PORTS = new Set([0x3f8, 0x2f8, 0x3e8, 0x2e8]);
+
+/** The character a byte moved through a UART data register stands for, so console output reads as text. */
+function uartChar(port: number, size: number, value: number): string {
+  if (size !== 1 || !UART_DATA_PORTS.has(port)) return '';
+  if (value >= 0x20 && value < 0x7f) return ` '${String.fromCharCode(value)}'`;
+  const named: Record<number, string> = { 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
+  return named[value] ? ` '${named[value]}'` : '';
+}
+
 /** 0x-prefixed lower-case hex, zero-padded to `digits`. */
 export function hexNum(n: number, digits = 1): string {
   return '0x' + n.toString(16).padStart(digits, '0');
@@ -139,7 +150,7 @@ export function eventFields(e: TraceEvent): Field[] {
         { name: 'direction', text: dir, show: dir.padEnd(3) },
         { name: 'port', text: hexNum(e.port, 2) },
         { name: 'size', text: String(e.size) },
-        { name: 'value', text: hexNum(e.value, e.size * 2) },
+        { name: 'value', text: hexNum(e.value, e.size * 2), show: `value=${hexNum(e.value, e.size * 2)}${uartChar(e.port, e.size, e.value)}` },
       ];
     }
     case 'mmio': {

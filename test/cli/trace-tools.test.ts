@@ -249,6 +249,9 @@ describe('hvsim trace show', () => {
       switch (e.kind) {
         case 'io':
           expect(l).toContain(`${e.write ? 'out' : 'in '} port=${h(e.port, 2)} size=1 value=${h(e.value, 2)}`);
+          // COM1's data register (0x3f8) carries console text: the character is shown too.
+          if (e.port === 0x3f8) expect(l).toMatch(new RegExp(`value=${h(e.value, 2)} '${String.fromCharCode(e.value)}'$`));
+          else expect(l).toMatch(new RegExp(`value=${h(e.value, 2)}$`));
           break;
         case 'cpuid':
           expect(l).toContain(`leaf=${h(e.leaf)} subleaf=${h(e.subleaf)} eax=${h(e.result[0], 8)} ebx=${h(e.result[1], 8)} ecx=${h(e.result[2], 8)} edx=${h(e.result[3], 8)}`);
@@ -575,6 +578,29 @@ describe('event comparison (what diff walks with)', () => {
     // Another kind at the same stamp.
     expect(sameEvent({ vcpu: 0, icount: 5, kind: 'hlt' }, { vcpu: 0, icount: 5, kind: 'pause' })).toBe(false);
     expect(fieldRows({ vcpu: 0, icount: 5, kind: 'hlt' }, { vcpu: 0, icount: 5, kind: 'pause' }).filter((r) => r.differs).map((r) => r.name)).toEqual(['kind']);
+  });
+});
+
+describe('a trace recorded by hvsim run --record', () => {
+  it('hello: one OUT to COM1 per byte of console output, one debug-exit, the run\'s end', async (ctx) => {
+    const { runCommand } = await import('../../src/cli/run.js');
+    const path = join(tmp, 'hello.zst');
+    const console_ = new Capture();
+    const status = await runCommand(['--hypervisor', 'kvm', '--kernel', 'fixtures/guests/hello/hello.elf', '--append', 'trace tools', '--record', path, 'demo'], {
+      stdout: console_,
+      stderr: new Capture(),
+    });
+    if (status === REPLAY_STATUS.USAGE) ctx.skip(); // a checkout without --record
+    expect(status).toBe(1); // hello ends with debug-exit 0: (0 << 1) | 1
+    const s = JSON.parse((await trace('stats', path, '--json')).stdout) as { ioPorts: Record<string, { out: number }>; kinds: Record<string, number>; end: { reason: string; exitStatus: number } };
+    expect(s.ioPorts['0x3f8'].out).toBe(Buffer.byteLength(console_.text, 'latin1'));
+    expect(s.kinds['debug-exit']).toBe(1);
+    expect(s.end).toMatchObject({ reason: 'debug-exit', exitStatus: 1 });
+    // The console text, read back from the trace's COM1 writes.
+    const outs = jsonLines((await trace('show', path, '--json', '--kind', 'io')).stdout)
+      .slice(1)
+      .filter((o) => o.port === 0x3f8 && o.write === true);
+    expect(String.fromCharCode(...outs.map((o) => o.value as number))).toBe(console_.text);
   });
 });
 
