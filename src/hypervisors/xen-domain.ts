@@ -14,12 +14,15 @@ import { COMPAT_LAYOUT, NATIVE_LAYOUT, VCPU_INFO_SIZE, XenSharedInfo } from './x
 import { XenEventChannels } from './xen-evtchn.js';
 import { XenStoreServer } from './xenstore.js';
 
-/** A hypercall argument register: its value as a Number (u64 in 64-bit mode, u32 in 32-bit mode). */
+/** One hypercall's arguments (u64 in 64-bit mode, u32 in 32-bit mode). */
 export interface XenCall {
   vcpu: number;
   /** 32-bit guest: compat structure layouts (Xen's hcall_compat). */
   compat: boolean;
-  args: number[];
+  /** Each argument's low 32 bits as a signed int (Xen's `int cmd` / `unsigned int` parameters). */
+  low: number[];
+  /** Each argument exactly (pointers: a 64-bit kernel's addresses are above 2^53; `unsigned long` commands). */
+  ptrs: bigint[];
   mem: XenGuestArgs;
 }
 
@@ -41,7 +44,6 @@ const GUEST_READABLE = [0, 15, 37, 19, 34, X.HVM_PARAM_STORE_PFN, X.HVM_PARAM_ST
 const HVM_PARAM_ALTP2M = 35;
 const HVM_PARAM_X87_FIP_WIDTH = 36;
 const XEN_EDOM = 33;
-const TWO32 = 4294967296;
 
 export class XenDomain {
   readonly sharedInfo: XenSharedInfo;
@@ -94,9 +96,7 @@ export class XenDomain {
   // ---- Time (§3.9) -------------------------------------------------------------------------
 
   writeWallClock(): void {
-    const t = this.host.bootTime;
-    const sec = Math.floor(t);
-    this.sharedInfo.writeWallClock(sec, Math.floor((t - sec) * 1e9));
+    this.sharedInfo.writeWallClock(Math.floor(this.host.bootTime), 0); // the RTC's whole-second boot time
   }
 
   /** vcpu_time_info for one vCPU, stamped now; flags 0 (Xen sets TSC_STABLE only with clocksource=tsc). */
@@ -134,12 +134,12 @@ export class XenDomain {
 
   hypercall(nr: number, c: XenCall): number {
     switch (nr) {
-      case X.HYPERVISOR_xen_version: return this.xenVersion(c.args[0] | 0, c);
+      case X.HYPERVISOR_xen_version: return this.xenVersion(c.low[0], c);
       case X.HYPERVISOR_memory_op: return this.memoryOp(c);
       case X.HYPERVISOR_hvm_op: return this.hvmOp(c);
       case X.HYPERVISOR_vcpu_op: return this.vcpuOp(c);
-      case X.HYPERVISOR_event_channel_op: return this.eventChannelOp(c.args[0] | 0, c);
-      case X.HYPERVISOR_sched_op: return this.schedOp(c.args[0] | 0, c);
+      case X.HYPERVISOR_event_channel_op: return this.eventChannelOp(c.low[0], c);
+      case X.HYPERVISOR_sched_op: return this.schedOp(c.low[0], c);
       default: return -X.XEN_ENOSYS;
     }
   }
@@ -158,7 +158,7 @@ export class XenDomain {
   }
 
   private xenVersion(cmd: number, c: XenCall): number {
-    const arg = c.args[1];
+    const arg = c.ptrs[1];
     const put = (b: Uint8Array): number => (c.mem.write(arg, b) ? 0 : -X.XEN_EFAULT);
     switch (cmd) {
       case X.XENVER_version: return (this.o.major << 16) | (this.o.minor & 0xffff);
@@ -179,7 +179,7 @@ export class XenDomain {
         put32(fi, 4, this.features());
         return put(fi);
       }
-      case X.XENVER_pagesize: return arg !== 0 ? -X.XEN_EINVAL : 4096;
+      case X.XENVER_pagesize: return arg !== 0n ? -X.XEN_EINVAL : 4096;
       case X.XENVER_guest_handle: return put(new Uint8Array(16)); // the domain handle (UUID): none given to hvsim
       case X.XENVER_commandline: return put(charArray('<denied>', 9)); // xsm denies a domU: xen_deny()
       default:
@@ -195,12 +195,12 @@ export class XenDomain {
   }
 
   private memoryOp(c: XenCall): number {
-    const cmd = c.args[0];
-    const op = cmd % TWO32 & X.MEMOP_CMD_MASK;
+    const cmd = c.ptrs[0]; // unsigned long
+    const op = Number(cmd & BigInt(X.MEMOP_CMD_MASK));
     if (op !== X.XENMEM_add_to_physmap) return -X.XEN_ENOSYS;
-    if (Math.floor(cmd / 64) > 0xffff) return -XEN_EDOM; // start_extent must fit xatp.size
+    if (cmd >> BigInt(X.MEMOP_EXTENT_SHIFT) > 0xffffn) return -XEN_EDOM; // start_extent must fit xatp.size
     // struct xen_add_to_physmap: domid u16, size u16, space u32, idx, gpfn (u64 each; u32 in compat).
-    const b = c.mem.read(c.args[1], c.compat ? 16 : 24);
+    const b = c.mem.read(c.ptrs[1], c.compat ? 16 : 24);
     if (b === null) return -X.XEN_EFAULT;
     const space = u32(b, 4);
     const idx = c.compat ? u32(b, 8) : u64(b, 8);
@@ -217,8 +217,8 @@ export class XenDomain {
   // ---- hvm_op (arch/x86/hvm/hvm.c) -----------------------------------------------------------
 
   private hvmOp(c: XenCall): number {
-    const op = c.args[0];
-    const arg = c.args[1];
+    const op = c.ptrs[0] <= 0xffffn ? Number(c.ptrs[0]) : -1; // unsigned long: high bits make it unknown
+    const arg = c.ptrs[1];
     if (op === X.HVMOP_set_param || op === X.HVMOP_get_param) {
       const b = c.mem.read(arg, 16); // domid u16 @0, index u32 @4, value u64 @8
       if (b === null) return -X.XEN_EFAULT;
@@ -257,9 +257,9 @@ export class XenDomain {
   // ---- vcpu_op (common/domain.c common_vcpu_op) ----------------------------------------------
 
   private vcpuOp(c: XenCall): number {
-    const cmd = c.args[0] | 0;
-    const vcpu = c.args[1] % TWO32;
-    const arg = c.args[2];
+    const cmd = c.low[0];
+    const vcpu = c.low[1] >>> 0;
+    const arg = c.ptrs[2];
     if (vcpu >= this.host.vcpus) return -X.XEN_ENOENT;
     switch (cmd) {
       case X.VCPUOP_is_up: return vcpu === 0 ? 1 : 0; // hvsim runs only vCPU 0 so far
@@ -294,11 +294,11 @@ export class XenDomain {
 
   /** struct vcpu_register_vcpu_info { u64 mfn; u32 offset; u32 rsvd; } */
   private registerVcpuInfo(vcpu: number, c: XenCall): number {
-    const b = c.mem.read(c.args[2], 16);
+    const b = c.mem.read(c.ptrs[2], 16);
     if (b === null) return -X.XEN_EFAULT;
     const mfn = u64(b, 0);
     const offset = u32(b, 8);
-    if (offset >= 4096 || mfn >= 2 ** 40) return -X.XEN_EINVAL; // gaddr's frame must be mfn
+    if (offset >= 4096 || mfn >= 0x10000000000) return -X.XEN_EINVAL; // gaddr's frame must be mfn
     if (this.sharedInfo.registered[vcpu] !== null) return -X.XEN_EBUSY; // no re-registration
     const gaddr = mfn * 4096 + offset;
     if (offset + VCPU_INFO_SIZE > 4096) return -X.XEN_ENXIO; // may not cross a page
@@ -313,7 +313,7 @@ export class XenDomain {
   // ---- event_channel_op (common/event_channel.c) ---------------------------------------------
 
   private eventChannelOp(cmd: number, c: XenCall): number {
-    const arg = c.args[1];
+    const arg = c.ptrs[1];
     switch (cmd) {
       case X.EVTCHNOP_send: {
         const b = c.mem.read(arg, 4);
@@ -406,10 +406,10 @@ export class XenDomain {
       case X.SCHEDOP_block: // returns at once: an early wake-up, which guests must handle anyway
         return 0;
       case X.SCHEDOP_poll: // likewise returns as if an event had arrived
-        return c.mem.read(c.args[1], c.compat ? 16 : 24) === null ? -X.XEN_EFAULT : 0;
+        return c.mem.read(c.ptrs[1], c.compat ? 16 : 24) === null ? -X.XEN_EFAULT : 0;
       case X.SCHEDOP_shutdown:
       case X.SCHEDOP_shutdown_code: {
-        const b = c.mem.read(c.args[1], 4); // struct sched_shutdown { u32 reason; }
+        const b = c.mem.read(c.ptrs[1], 4); // struct sched_shutdown { u32 reason; }
         if (b === null) return -X.XEN_EFAULT;
         const reason = b[0]; // (u8)reason, as Xen casts it
         if (cmd === X.SCHEDOP_shutdown_code) {

@@ -6,11 +6,14 @@
 
 import type { GuestMemory } from '../machine/memory.js';
 
-/** Linear -> guest-physical for one vCPU, null when the walk faults. Optional machine service. */
-export type LinearToPhysical = (vcpu: number, linear: number, write: boolean) => number | null;
+/**
+ * Linear -> guest-physical for one vCPU, null when the walk faults. Optional machine service; the
+ * linear address comes as 32-bit halves (64-bit linear addresses do not fit a Number exactly).
+ */
+export type LinearToPhysical = (vcpu: number, linearLo: number, linearHi: number, write: boolean) => number | null;
 
-const PAGE = 4096;
-const TWO32 = 4294967296;
+const PAGE = 4096n;
+const U64 = (1n << 64n) - 1n;
 
 export class XenGuestArgs {
   constructor(
@@ -19,25 +22,30 @@ export class XenGuestArgs {
     private readonly vcpu: number,
   ) {}
 
+  private physical(linear: bigint, write: boolean): number | null {
+    if (this.translate === null) return linear < 1n << 53n ? Number(linear) : null;
+    return this.translate(this.vcpu, Number(linear & 0xffffffffn) | 0, Number(linear >> 32n) | 0, write);
+  }
+
   /** Physical address of each page piece of [addr, addr+len), or null if any piece faults. */
-  private pieces(addr: number, len: number, write: boolean): { pa: number; n: number }[] | null {
-    if (!Number.isSafeInteger(addr) || addr < 0 || !Number.isSafeInteger(addr + len)) return null;
+  private pieces(addr: bigint, len: number, write: boolean): { pa: number; n: number }[] | null {
+    if (addr < 0n || addr + BigInt(len) - 1n > U64) return null; // wraps past the top: a fault
     const out: { pa: number; n: number }[] = [];
     let a = addr;
     let left = len;
     while (left > 0) {
-      const n = Math.min(left, PAGE - (a % PAGE));
-      const pa = this.translate === null ? a : this.translate(this.vcpu, a, write);
+      const n = Math.min(left, Number(PAGE - (a % PAGE)));
+      const pa = this.physical(a, write);
       if (pa === null || !this.mem.isRam(pa, n)) return null;
       out.push({ pa, n });
-      a += n;
+      a += BigInt(n);
       left -= n;
     }
     return out;
   }
 
   /** copy_from_guest: the bytes, or null (-EFAULT). */
-  read(addr: number, len: number): Uint8Array | null {
+  read(addr: bigint, len: number): Uint8Array | null {
     const ps = this.pieces(addr, len, false);
     if (ps === null) return null;
     const out = new Uint8Array(len);
@@ -50,7 +58,7 @@ export class XenGuestArgs {
   }
 
   /** copy_to_guest: false (-EFAULT, nothing written) if any byte is unreachable. */
-  write(addr: number, data: Uint8Array): boolean {
+  write(addr: bigint, data: Uint8Array): boolean {
     const ps = this.pieces(addr, data.length, true);
     if (ps === null) return false;
     let o = 0;
@@ -71,7 +79,7 @@ export function u32(b: Uint8Array, off: number): number {
 }
 /** A u64 field as a Number (exact below 2^53; larger values stay larger than any RAM address). */
 export function u64(b: Uint8Array, off: number): number {
-  return u32(b, off + 4) * TWO32 + u32(b, off);
+  return u32(b, off + 4) * 4294967296 + u32(b, off);
 }
 export function put32(b: Uint8Array, off: number, v: number): void {
   b[off] = v & 0xff;
@@ -85,8 +93,8 @@ export function put16(b: Uint8Array, off: number, v: number): void {
 }
 /** Write a non-negative Number below 2^64 as a u64. */
 export function put64(b: Uint8Array, off: number, v: number): void {
-  put32(b, off, v % TWO32);
-  put32(b, off + 4, Math.floor(v / TWO32));
+  put32(b, off, v % 4294967296);
+  put32(b, off + 4, Math.floor(v / 4294967296));
 }
 /** A NUL-padded char[len] of an ASCII string (truncated to len-1 so it stays terminated). */
 export function charArray(s: string, len: number): Uint8Array {

@@ -17,7 +17,7 @@ import { SHUTDOWN_reboot, SHUTDOWN_soft_reset, XEN_ENOSYS, XEN_EPERM, XENSTORE_S
 
 /** Machine services the Xen personality uses when the host object has them (not yet in HypervisorHost). */
 export interface XenHostServices {
-  /** Walk the vCPU's page tables (hypercall arguments are linear addresses); null on a fault. */
+  /** Walk the vCPU's page tables for a linear address given as halves (hypercall arguments are linear addresses); null on a fault. */
   linearToPhysical?: LinearToPhysical;
   /** Stop the run as a power-off (SCHEDOP_shutdown poweroff/crash/...). */
   powerOff?(): void;
@@ -218,9 +218,9 @@ export class XenPersonality implements HypervisorPersonality {
       hi[0] = -1;
       return true;
     }
-    const wide = (i: number): number => (hi[i] >>> 0) * 4294967296 + (lo[i] >>> 0);
     const regsUsed = regs.long ? [7, 6, 2, 10, 8] : [3, 1, 2, 6, 7];
-    const args = regsUsed.map((i) => (regs.long ? wide(i) : lo[i] >>> 0));
+    const low = regsUsed.map((i) => lo[i] | 0);
+    const ptrs = regsUsed.map((i) => (regs.long ? BigInt(hi[i] >>> 0) << 32n : 0n) | BigInt(lo[i] >>> 0));
     if (this.latchAtNextCall) {
       this.latchAtNextCall = false;
       d.latchLayout(!regs.long);
@@ -228,7 +228,7 @@ export class XenPersonality implements HypervisorPersonality {
     const nr = lo[0] >>> 0;
     const inRange = !regs.long || hi[0] === 0;
     const mem = new XenGuestArgs(this.host.mem, this.host.linearToPhysical ?? null, regs.vcpu);
-    const r = inRange ? d.hypercall(nr, { vcpu: regs.vcpu, compat: !regs.long, args, mem }) : -XEN_ENOSYS;
+    const r = inRange ? d.hypercall(nr, { vcpu: regs.vcpu, compat: !regs.long, low, ptrs, mem }) : -XEN_ENOSYS;
     lo[0] = r | 0;
     if (regs.long) hi[0] = r < 0 ? -1 : 0;
     return true;

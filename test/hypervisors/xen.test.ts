@@ -57,7 +57,7 @@ function fakeHost(opts: { vcpus?: number; kv?: KvStore; tscKHz?: number } = {}):
 const REG = { rax: 0, rcx: 1, rdx: 2, rbx: 3, rsi: 6, rdi: 7, r8: 8, r10: 10 } as const;
 
 /** One hypercall; returns RAX as a signed Number (64-bit) or EAX (32-bit) and the raw halves. */
-function hc(x: XenPersonality, nr: number, args: number[], o: { long?: boolean; cpl?: number; vcpu?: number; raxHi?: number } = {}) {
+function hc(x: XenPersonality, nr: number, args: (number | bigint)[], o: { long?: boolean; cpl?: number; vcpu?: number; raxHi?: number } = {}) {
   const long = o.long ?? true;
   const lo = new Int32Array(16);
   const hi = new Int32Array(16);
@@ -66,8 +66,9 @@ function hc(x: XenPersonality, nr: number, args: number[], o: { long?: boolean; 
   if (long) hi[REG.rax] = o.raxHi ?? 0;
   const order = long ? [REG.rdi, REG.rsi, REG.rdx, REG.r10, REG.r8] : [REG.rbx, REG.rcx, REG.rdx, REG.rsi, REG.rdi];
   args.forEach((a, i) => {
-    lo[order[i]] = a % 4294967296;
-    hi[order[i]] = Math.floor(a / 4294967296);
+    const v = BigInt(a);
+    lo[order[i]] = Number(v & 0xffffffffn);
+    hi[order[i]] = Number((v >> 32n) & 0xffffffffn);
   });
   const regs: HypercallRegs = { vcpu: o.vcpu ?? 0, lo, hi, cpl: o.cpl ?? 0, long, insn: 'vmcall' };
   const handled = x.hypercall(regs);
@@ -121,6 +122,10 @@ describe('hypercall ABI (§5.1; hvm_hypercall)', () => {
       expect(hc(x, nr, []), `nr ${nr}`).toEqual({ handled: true, ret: ENOSYS, hi: -1 });
     }
     expect(hc(x, 17, [0, 0], { raxHi: 1 }).ret).toBe(ENOSYS); // 0x1_00000011 is not xen_version
+    // xen_version's `int cmd` is the low half of RDI: 0xffffffff_00000011 is sub-op 17 (unknown)
+    expect(hc(x, 17, [0xffffffff00000011n, 0]).ret).toBe(ENOSYS);
+    expect(hc(x, 17, [0x1234567800000000n, 0]).ret).toBe((4 << 16) | 17); // sub-op 0: XENVER_version
+    expect(hc(x, 34, [0x100000001n, ARG]).ret).toBe(ENOSYS); // hvm_op's `unsigned long op`: not get_param
   });
 
   it('32-bit: EAX and EBX, ECX..; the result only in EAX', () => {
@@ -207,7 +212,8 @@ describe('xen_version (§5.1; common/kernel.c do_xen_version)', () => {
     expect(hc(x, 17, [1, RAM]).ret).toBe(EFAULT);
     expect(hc(x, 17, [3, RAM - 100]).ret).toBe(EFAULT);
     expect(hc(x, 17, [6, 2 ** 40]).ret).toBe(EFAULT);
-    expect(hc(x, 17, [6, 0xffffffff80001000]).ret).toBe(EFAULT); // a higher-half pointer, no page walk
+    expect(hc(x, 17, [6, 0xffffffff80001000n]).ret).toBe(EFAULT); // a higher-half pointer, no page walk
+    expect(hc(x, 17, [1, 0xfffffffffffffff8n]).ret).toBe(EFAULT); // wraps past 2^64
   });
 });
 
@@ -562,6 +568,37 @@ describe('sched_op (§5.1; sched/core.c do_sched_op)', () => {
     }
     expect(hc(x, 29, [2, RAM]).ret).toBe(EFAULT);
     expect(hc(x, 29, [6, ARG]).ret).toBe(ENOSYS);
+  });
+});
+
+describe('machine services used when the host has them (XenHostServices)', () => {
+  it('linearToPhysical: hypercall arguments are linear addresses walked per page', () => {
+    const host = fakeHost();
+    const HIGH = 0xffffffff80000000n; // a higher-half kernel mapping of physical 0 (above 2^53)
+    const walked: string[] = [];
+    host.linearToPhysical = (_vcpu, lo, hi) => {
+      const linear = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      walked.push(linear.toString(16));
+      return linear >= HIGH ? Number(linear - HIGH) : null;
+    };
+    const x = new XenPersonality();
+    x.attach(host);
+    expect(hc(x, 17, [1, HIGH + 0xfff8n]).ret).toBe(0); // char[16] straddling two pages
+    expect(walked).toEqual(['ffffffff8000fff8', 'ffffffff80010000']);
+    expect(Buffer.from(host.mem.readBytes(0xfff8, 3)!).toString('latin1')).toBe('.0\0');
+    expect(hc(x, 17, [1, 0x5000]).ret).toBe(EFAULT); // not mapped by this walk
+  });
+
+  it('vcpuLongMode: the layout is latched at the MSR write (32-bit guest: compat wall clock at 2304)', () => {
+    const host = fakeHost();
+    host.vcpuLongMode = () => false;
+    const x = new XenPersonality();
+    x.attach(host);
+    x.wrmsr(0x40000000, 0x3000, 0);
+    addToPhysmap(host.mem, { gpfn: SHINFO >> 12 });
+    expect(hc(x, 12, [7, ARG]).ret).toBe(0); // a 64-bit-layout struct: the call's mode does not re-latch
+    expect(u32(host.mem, SHINFO + 2308)).toBe(BOOT_TIME);
+    expect(u32(host.mem, SHINFO + 3076)).toBe(0);
   });
 });
 
