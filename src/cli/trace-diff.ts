@@ -2,10 +2,11 @@
 // part (every field of both events, the differing ones marked), whether an event was
 // dropped or added there, how the headers differ, and how each run ended.
 //
-// The hvsim version and the command line are shown when they differ but do not make the
-// traces "different": two recordings of one run differ at least in their output path, and
-// the format version, not the build, decides replay compatibility (docs/trace-format.md,
-// "Versioning"). Configuration, seed and images do.
+// Header fields that say how the trace was written rather than what the guest saw are shown
+// when they differ but do not make the traces "different": two recordings of one run differ
+// at least in their output path, and the format version, not the build, decides replay
+// compatibility (docs/trace-format.md, "Versioning"). The rest of the configuration, the
+// seed and the images' contents do.
 
 import type { TraceEvent, TraceReader, U64 } from '../trace/index.js';
 import { eventFields, eventJson, exact, type Field } from './trace-fields.js';
@@ -28,6 +29,13 @@ export interface HeaderDifference {
 
 const MISSING = '(absent)';
 
+/** `hvsim run` options that change the recording, not the run (src/cli/args.ts RunConfig). */
+const RECORDING_ONLY_CONFIG = new Set([
+  'config.record', // --record FILE: where the trace goes
+  'config.recordImages', // --record-images: images embedded or hashed (their SHA-256 is compared)
+  'config.quiet', // --quiet: hvsim's own progress output
+]);
+
 export function headerDifferences(ra: TraceReader, rb: TraceReader): HeaderDifference[] {
   const a = ra.header;
   const b = rb.header;
@@ -40,10 +48,10 @@ export function headerDifferences(ra: TraceReader, rb: TraceReader): HeaderDiffe
   cmp('seed', a.seed, b.seed);
   const ca = flattenConfig(a.config, 'config');
   const cb = flattenConfig(b.config, 'config');
-  for (const k of [...new Set([...ca.keys(), ...cb.keys()])].sort()) cmp(k, ca.get(k) ?? MISSING, cb.get(k) ?? MISSING);
+  for (const k of [...new Set([...ca.keys(), ...cb.keys()])].sort()) cmp(k, ca.get(k) ?? MISSING, cb.get(k) ?? MISSING, RECORDING_ONLY_CONFIG.has(k));
   cmp('images.length', String(a.images.length), String(b.images.length));
   for (let i = 0; i < Math.min(a.images.length, b.images.length); i++) {
-    for (const k of ['name', 'role', 'size', 'sha256', 'embedded'] as const) cmp(`images[${i}].${k}`, String(a.images[i][k]), String(b.images[i][k]));
+    for (const k of ['name', 'role', 'size', 'sha256', 'embedded'] as const) cmp(`images[${i}].${k}`, String(a.images[i][k]), String(b.images[i][k]), k === 'embedded');
   }
   return out;
 }

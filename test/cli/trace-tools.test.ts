@@ -136,9 +136,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'hvsim-trace-tools-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let fileNo = 0;
 
-async function write(events: readonly TraceEvent[], opts: { header?: TraceHeaderInput; end?: End; frameBytes?: number } = {}): Promise<string> {
+async function write(events: readonly TraceEvent[], opts: { header?: TraceHeaderInput; end?: End; frameBytes?: number; images?: TraceImage[] } = {}): Promise<string> {
   const path = join(tmp, `t${fileNo++}.zst`);
-  const w = await TraceWriter.create(path, opts.header ?? HEADER, IMAGES, { frameBytes: opts.frameBytes ?? 1024 });
+  const w = await TraceWriter.create(path, opts.header ?? HEADER, opts.images ?? IMAGES, { frameBytes: opts.frameBytes ?? 1024 });
   for (const e of events) w.append(e);
   w.close(opts.end ?? endOf(events));
   return path;
@@ -513,11 +513,27 @@ describe('hvsim trace diff', () => {
     expect(r.stdout).toMatch(/^  config\.vcpus\s+2\s+4$/m);
     expect(r.stdout).toMatch(/^events: identical/m);
 
-    const cmd = await write(EVENTS, { header: { ...HEADER, hvsimVersion: '0.2.0', commandLine: [...HEADER.commandLine.slice(0, -1), 'other.zst'] } });
+    // Another recording of the same run: another --record path, --quiet, another build.
+    const cmd = await write(EVENTS, {
+      header: { ...HEADER, hvsimVersion: '0.2.0', commandLine: [...HEADER.commandLine.slice(0, -1), 'other.zst'], config: { ...(HEADER.config as object), record: 'other.zst', quiet: true } },
+    });
     const r2 = await trace('diff', FILE, cmd);
     expect(r2.status).toBe(0);
-    expect(r2.stdout).toMatch(/^header: 0 differences \(\+ 2 informational\)$/m);
+    expect(r2.stdout).toMatch(/^header: 0 differences \(\+ 4 informational\)$/m);
     expect(r2.stdout).toMatch(/^  hvsimVersion\s+0\.1\.0\s+0\.2\.0\s+\(informational\)$/m);
+    expect(r2.stdout).toMatch(/^  config\.record\s+\(absent\)\s+"other\.zst"\s+\(informational\)$/m);
+    expect(r2.stdout).toMatch(/^the traces are identical$/m);
+
+    // Another kernel (same name and size, one byte changed), stored by hash only: the hash counts, the storage does not.
+    const kernel = IMAGES[0].bytes.slice();
+    kernel[100] ^= 0xff;
+    const img = await write(EVENTS, { images: [{ ...IMAGES[0], bytes: kernel, embed: false }, IMAGES[1]] });
+    const j = JSON.parse((await trace('diff', FILE, img, '--json')).stdout) as { identical: boolean; header: { field: string; informational: boolean }[] };
+    expect(j.identical).toBe(false);
+    expect(j.header.map((d) => [d.field, d.informational])).toEqual([
+      ['images[0].sha256', false],
+      ['images[0].embedded', true],
+    ]);
   });
 
   it('an unreadable B: status 65, one line naming B', async () => {
