@@ -192,10 +192,13 @@ export class XenPersonality implements HypervisorPersonality {
     const h = this.host;
     if (h !== null) {
       // msr.c guest_wrmsr_xen: the frame must be a writable RAM page of the guest, else #GP.
-      const gpa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+      const long = h.vcpuLongMode?.(vcpu);
+      // Outside long mode Xen keeps only 32 bits of the frame number (bits 43:12 of the value).
+      const gfn = (hi >>> 0) * 1048576 + (lo >>> 12);
+      const gpa = (long === false ? gfn % 4294967296 : gfn) * 4096;
       if (!h.mem.isRam(gpa, 4096)) return 'gp';
       h.mem.writeBytes(gpa, buildXenHypercallPage(false)); // hvsim's CPU is GenuineIntel: VMCALL
-      if (h.vcpuLongMode !== undefined) this.domain!.latchLayout(!h.vcpuLongMode(vcpu));
+      if (long !== undefined) this.domain!.latchLayout(!long);
       else this.latchAtNextCall = true;
     }
     this.hypercallPage = { lo: lo | 0, hi: hi | 0 };
@@ -211,13 +214,13 @@ export class XenPersonality implements HypervisorPersonality {
     const d = this.domain;
     if (d === null || this.host === null) return false;
     const { lo, hi } = regs;
-    // With Viridian, numbers with bit 31 set are Hyper-V's (hvm_hypercall): not ours to answer.
-    if (this.viridian && (lo[0] & 0x80000000) !== 0) return false;
     if (regs.cpl !== 0) {
       lo[0] = -XEN_EPERM;
       hi[0] = -1;
       return true;
     }
+    // With Viridian, numbers with bit 31 set are Hyper-V's (hvm_hypercall): not ours to answer.
+    if (this.viridian && (lo[0] & 0x80000000) !== 0) return false;
     const regsUsed = regs.long ? [7, 6, 2, 10, 8] : [3, 1, 2, 6, 7];
     const low = regsUsed.map((i) => lo[i] | 0);
     const ptrs = regsUsed.map((i) => (regs.long ? BigInt(hi[i] >>> 0) << 32n : 0n) | BigInt(lo[i] >>> 0));

@@ -147,6 +147,7 @@ describe('hypercall ABI (§5.1; hvm_hypercall)', () => {
     const x = new XenPersonality({ base: 0x40000100 });
     x.attach(host);
     expect(hc(x, 0x80000000, []).handled).toBe(false);
+    expect(hc(x, 0x80000000, [], { cpl: 3 }).ret).toBe(EPERM); // the CPL check comes first
   });
 });
 
@@ -599,6 +600,17 @@ describe('machine services used when the host has them (XenHostServices)', () =>
     expect(hc(x, 12, [7, ARG]).ret).toBe(0); // a 64-bit-layout struct: the call's mode does not re-latch
     expect(u32(host.mem, SHINFO + 2308)).toBe(BOOT_TIME);
     expect(u32(host.mem, SHINFO + 3076)).toBe(0);
+  });
+
+  it('outside long mode the MSR value keeps 32 bits of frame number (guest_wrmsr_xen)', () => {
+    const host = fakeHost();
+    host.vcpuLongMode = () => false;
+    const x = new XenPersonality();
+    x.attach(host);
+    expect(x.wrmsr(0x40000000, 0x5000, 0x00100000)).toBe('ok'); // frame 0x1_0000_0005 -> 5
+    expect(host.mem.read8(0x5000 + 17 * 32)).toBe(0xb8);
+    host.vcpuLongMode = () => true;
+    expect(x.wrmsr(0x40000000, 0x5000, 0x00100000)).toBe('gp'); // all of it counts in long mode
   });
 });
 
