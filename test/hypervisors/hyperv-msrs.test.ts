@@ -232,3 +232,38 @@ describe('SynIC message and event pages (§6.5; TLFS "SIM Page", "SIEF Page": cl
     });
   }
 });
+
+describe('boot sequences of §6.4', () => {
+  it('Linux hyperv_init + hv_init_tsc_clocksource + hv_synic_enable_regs on two vCPUs', () => {
+    const { h, host } = attached();
+    host.ns = 3_000_000_000;
+    expect(h.wrmsr(0x40000000, ...LINUX_OS_ID)).toBe('ok');
+    const hc = rd(h, 0x40000001)!;
+    expect(h.wrmsr(0x40000001, (hc[0] & 0xfff) | 0x1000 | 1, hc[1])).toBe('ok');
+    expect(rd(h, 0x40000001)![0] & 1).toBe(1);
+    for (const cpu of [0, 1]) expect(rd(h, 0x40000002, cpu)).toEqual([cpu, 0]);
+    const ref = rd(h, 0x40000021)!;
+    expect(h.wrmsr(0x40000021, (ref[0] & 0xfff) | 0x2000 | 1, 0)).toBe('ok');
+    expect(host.mem.read32(0x2000)).not.toBe(0); // TscSequence: the page is valid
+    for (const cpu of [0, 1]) {
+      const base = 0x10000 + cpu * 0x2000;
+      expect(h.wrmsr(0x40000083, base | 1, 0, cpu)).toBe('ok'); // SIMP
+      expect(h.wrmsr(0x40000082, (base + 0x1000) | 1, 0, cpu)).toBe('ok'); // SIEFP
+      expect(h.wrmsr(0x40000092, 0xf3 | (1 << 17), 0, cpu)).toBe('ok'); // SINT2: vector 0xF3, auto-EOI, unmasked
+      const sc = rd(h, 0x40000080, cpu)!;
+      expect(h.wrmsr(0x40000080, sc[0] | 1, sc[1], cpu)).toBe('ok');
+    }
+    expect(rd64(h, 0x40000020)).toBe(30_000_000n);
+  });
+
+  it('OpenBSD hv_attach: GUEST_OS_ID 0x82010003170E0000, the hypercall MSR read back, the MSR timecounter', () => {
+    const { h, host } = attached();
+    expect(h.wrmsr(0x40000000, 0x170e0000, 0x82010003)).toBe('ok');
+    expect(h.wrmsr(0x40000001, 0x4000 | 1, 0)).toBe('ok');
+    expect(rd(h, 0x40000001)).toEqual([0x4001, 0]); // enable stuck: attach goes on
+    host.ns = 1_234_567;
+    const a = rd64(h, 0x40000020);
+    host.ns += 1_000_000;
+    expect(rd64(h, 0x40000020) - a).toBe(10_000n); // 10 MHz
+  });
+});
