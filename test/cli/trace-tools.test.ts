@@ -617,6 +617,26 @@ describe('a trace recorded by hvsim run --record', () => {
       .slice(1)
       .filter((o) => o.port === 0x3f8 && o.write === true);
     expect(String.fromCharCode(...outs.map((o) => o.value as number))).toBe(console_.text);
+
+    // The same run recorded again elsewhere is identical; another command line is not.
+    const again = join(tmp, 'hello-again.zst');
+    await runCommand(['--hypervisor', 'kvm', '--kernel', 'fixtures/guests/hello/hello.elf', '--append', 'trace tools', '--record', again, 'demo'], { stdout: new Capture(), stderr: new Capture() });
+    const same = await trace('diff', path, again);
+    expect(same.status).toBe(REPLAY_STATUS.IDENTICAL);
+    expect(same.stdout).toMatch(/^  config\.record .*\(informational\)$/m);
+    const other = join(tmp, 'hello-other.zst');
+    await runCommand(['--hypervisor', 'kvm', '--kernel', 'fixtures/guests/hello/hello.elf', '--append', 'trace tooLs', '--record', other, 'demo'], { stdout: new Capture(), stderr: new Capture() });
+    const d = await trace('diff', path, other, '--json');
+    expect(d.status).toBe(REPLAY_STATUS.DIVERGED);
+    const j = JSON.parse(d.stdout) as { header: { field: string; informational: boolean }[]; firstDifference: { event: number; fields: string[]; a: { value: number }; b: { value: number } } };
+    expect(j.header.filter((h) => !h.informational).map((h) => h.field)).toEqual(['config.append']);
+    // The first difference is the COM1 write of the changed letter: 'l' in A, 'L' in B.
+    expect(j.firstDifference.fields).toEqual(['value']);
+    expect([j.firstDifference.a.value, j.firstDifference.b.value]).toEqual([0x6c, 0x4c]);
+    const before = jsonLines((await trace('show', path, '--json', '--events', `..${j.firstDifference.event - 1}`)).stdout)
+      .slice(1)
+      .filter((o) => o.port === 0x3f8 && o.write === true);
+    expect(String.fromCharCode(...before.map((o) => o.value as number))).toBe(console_.text.slice(0, console_.text.indexOf('trace tools') + 'trace too'.length));
   });
 });
 
