@@ -58,8 +58,6 @@ export class XenDomain {
   /** SCHEDOP_shutdown_code, then the reason of SCHEDOP_shutdown once it happens. */
   shutdownCode: number | null = null;
   shutdownReason: number | null = null;
-  /** Set once the compat/native layout has been latched (hvm_latch_shinfo_size). */
-  private latched = false;
   private readonly singleshot: (number | null)[];
 
   constructor(private readonly host: HypervisorHost, private readonly o: XenDomainOptions) {
@@ -82,15 +80,9 @@ export class XenDomain {
 
   /** hvm_latch_shinfo_size: fix the shared_info layout from the guest's mode; the wall clock is rewritten. */
   latchLayout(compat: boolean): void {
-    this.latched = true;
     this.sharedInfo.layout = compat ? COMPAT_LAYOUT : NATIVE_LAYOUT;
     this.evtchn.maxPorts = this.sharedInfo.layout.maxPorts;
     this.writeWallClock();
-  }
-
-  /** The first hypercall latches the layout if neither latch point was seen (see xen.ts). */
-  latchIfUnset(compat: boolean): void {
-    if (!this.latched) this.latchLayout(compat);
   }
 
   // ---- Time (§3.9) -------------------------------------------------------------------------
