@@ -44,6 +44,8 @@ const GUEST_READABLE = [0, 15, 37, 19, 34, X.HVM_PARAM_STORE_PFN, X.HVM_PARAM_ST
 const HVM_PARAM_ALTP2M = 35;
 const HVM_PARAM_X87_FIP_WIDTH = 36;
 const XEN_EDOM = 33;
+/** 2^50 ns: singleshot deadlines further away are accepted but not scheduled. */
+const MAX_TIMER_NS = 0x4000000000000;
 
 export class XenDomain {
   readonly sharedInfo: XenSharedInfo;
@@ -262,6 +264,9 @@ export class XenDomain {
         if (b === null) return -X.XEN_EFAULT;
         this.stopTimer(vcpu);
         const wait = u64(b, 0) - this.host.nowNs();
+        // A deadline ~13 days or more away never comes in a simulated run; scheduling it would let an
+        // idle guest jump the virtual clock past exact integer range.
+        if (wait > MAX_TIMER_NS) return 0;
         this.singleshot[vcpu] = this.host.after(Math.max(0, wait), () => {
           this.singleshot[vcpu] = null;
           const port = this.evtchn.virqPort(vcpu, X.VIRQ_TIMER);

@@ -453,6 +453,9 @@ describe('vcpu_op (§5.1; common/domain.c)', () => {
     expect(hc(x, 24, [8, 0, ARG]).ret).toBe(0);
     expect(host.timers.map((t) => t.at)).toEqual([host.ns + 5000]);
     host.timers[0].cb();
+    mem.write64(ARG, 0xffffffff, 0xffffffff); // in 584 years: accepted, never scheduled
+    expect(hc(x, 24, [8, 0, ARG]).ret).toBe(0);
+    expect(host.timers.length).toBe(1);
     expect((mem.read8(SHINFO + 2048 + (port >> 3))! >> (port & 7)) & 1).toBe(1);
     expect(host.irqs).toEqual([[0, 0xf3]]);
   });
