@@ -419,8 +419,6 @@ describe.skipIf(!HAVE_BINUTILS)('disassembler against objdump: assembled instruc
       expect(r.lengthErrors).toEqual([]);
     });
   }
-
-});
 });
 
 describe('disassembler: the sweep covers the opcode table', () => {
@@ -433,6 +431,7 @@ describe('disassembler: the sweep covers the opcode table', () => {
     }
     expect(missing).toEqual([]);
   });
+});
 
 // ---- random bytes ----
 
