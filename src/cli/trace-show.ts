@@ -1,7 +1,7 @@
 // `hvsim trace show FILE`: the header, then one line per event (or one JSON object per
 // line with --json), optionally filtered by kind, vCPU, icount range and event range.
 
-import { TRACE_FORMAT_VERSION, type TraceReader } from '../trace/index.js';
+import { TRACE_FORMAT_VERSION, type TraceEvent, type TraceReader } from '../trace/index.js';
 import { eventFields, eventJson, fieldsText } from './trace-fields.js';
 import { numberedEvents, openTrace } from './trace-open.js';
 import { grouped, table, type LineOut } from './trace-output.js';
@@ -131,25 +131,29 @@ async function showEvents(file: string, r: TraceReader, opts: ShowOptions, out: 
       : opts.vcpu !== null && opts.fromIcount !== null
         ? { fromFrame: r.frameForIcount(opts.vcpu, opts.fromIcount) }
         : {};
+  const wanted = (e: TraceEvent): boolean =>
+    (opts.vcpu === null || e.vcpu === opts.vcpu) &&
+    (opts.fromIcount === null || e.icount >= opts.fromIcount) &&
+    (opts.toIcount === null || e.icount <= opts.toIcount) &&
+    (opts.kinds === null || opts.kinds.has(e.kind));
   let shown = 0;
+  if (opts.limit === 0) return;
   for (const [n, e] of numberedEvents(file, r, seek)) {
-    if (opts.toEvent !== null && n > opts.toEvent) break;
-    if (opts.limit !== null && shown >= opts.limit) break;
     if (out.closed) break;
-    if (opts.vcpu !== null && e.vcpu !== opts.vcpu) continue;
     // A vCPU's icount never goes back, so past --to on the chosen vCPU nothing more can match.
-    if (opts.vcpu !== null && opts.toIcount !== null && e.icount > opts.toIcount) break;
-    if (opts.fromIcount !== null && e.icount < opts.fromIcount) continue;
-    if (opts.toIcount !== null && e.icount > opts.toIcount) continue;
-    if (opts.kinds !== null && !opts.kinds.has(e.kind)) continue;
-    if (opts.json) {
-      out.line(JSON.stringify(eventJson(n, e)));
-    } else {
-      const kind = e.kind === 'end' ? out.c.bold(e.kind.padEnd(KIND_WIDTH)) : out.c.cyan(e.kind.padEnd(KIND_WIDTH));
-      const line = `${String(n).padStart(w.event)} ${String(e.vcpu).padStart(w.vcpu)} ${String(e.icount).padStart(w.icount)} ${kind} ${fieldsText(eventFields(e))}`;
-      out.line(line.trimEnd());
+    if (opts.vcpu !== null && opts.toIcount !== null && e.vcpu === opts.vcpu && e.icount > opts.toIcount) break;
+    if (wanted(e)) {
+      if (opts.json) {
+        out.line(JSON.stringify(eventJson(n, e)));
+      } else {
+        const kind = e.kind === 'end' ? out.c.bold(e.kind.padEnd(KIND_WIDTH)) : out.c.cyan(e.kind.padEnd(KIND_WIDTH));
+        const line = `${String(n).padStart(w.event)} ${String(e.vcpu).padStart(w.vcpu)} ${String(e.icount).padStart(w.icount)} ${kind} ${fieldsText(eventFields(e))}`;
+        out.line(line.trimEnd());
+      }
+      shown++;
+      await out.maybeFlush();
     }
-    shown++;
-    await out.maybeFlush();
+    // Stop without decoding one more event (it may sit in a damaged frame the user did not ask for).
+    if ((opts.limit !== null && shown >= opts.limit) || (opts.toEvent !== null && n >= opts.toEvent)) break;
   }
 }

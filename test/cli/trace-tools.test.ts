@@ -708,6 +708,12 @@ describe('bad input and bad command lines', () => {
     expectOneLine(r.stderr, /^hvsim trace: .*flipped\.zst: frame \d+.*(corrupt|CRC|decompress|truncated)/);
     const lines = jsonLines(r.stdout);
     expect(lines.length - 1).toBeLessThanOrEqual(f.firstEvent);
+    // Asking only for events before the damaged frame reads none of it.
+    for (const opts of [['--events', `..${f.firstEvent - 1}`], ['--limit', String(f.firstEvent)]]) {
+      const ok = await trace('show', path, '--json', ...opts);
+      expect(ok.status, opts.join(' ')).toBe(0);
+      expect(jsonLines(ok.stdout)).toHaveLength(1 + f.firstEvent);
+    }
   });
 
   it('a header with the wrong types in it (the JSON is the file\'s, so anything can be there): one line, status 65', async () => {
