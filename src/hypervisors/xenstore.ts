@@ -101,7 +101,7 @@ export class XenStoreServer {
    */
   notify(): boolean {
     if (this.ignored) return false;
-    let wrote = this.flush();
+    let moved = this.flush();
     while (!this.ignored && this.out.length === 0) {
       const cons = this.idx(XS_REQ_CONS);
       const prod = this.idx(XS_REQ_PROD);
@@ -113,12 +113,12 @@ export class XenStoreServer {
       if (avail === 0) break;
       const n = this.take(cons, avail);
       this.view.setUint32(XS_REQ_CONS, (cons + n) >>> 0, true);
-      if (n > 0) wrote = true;
+      if (n > 0) moved = true;
       if (this.ignored) break;
       if (n === 0) break;
-      if (this.out.length > 0) wrote = this.flush() || wrote;
+      if (this.out.length > 0) moved = this.flush() || moved;
     }
-    return wrote;
+    return moved;
   }
 
   /** Copy up to `avail` request bytes from ring index `cons` into the message being read. */
