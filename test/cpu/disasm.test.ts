@@ -47,6 +47,8 @@ function probe(cmd: string): boolean {
 }
 const HAVE_BINUTILS = probe('objdump') && probe('as');
 const SKIP_REASON = 'GNU objdump/as not found: the disassembler is compared against objdump -M intel';
+if (!HAVE_BINUTILS) console.warn(`test/cpu/disasm.test.ts: skipping the objdump comparisons (${SKIP_REASON})`);
+const skipNote = HAVE_BINUTILS ? '' : ` (skipped: ${SKIP_REASON})`;
 
 interface Line {
   addr: number;
@@ -396,7 +398,7 @@ function sweepCoverage(): Set<number> {
   return covered;
 }
 
-describe.skipIf(!HAVE_BINUTILS)('disassembler against objdump: assembled instructions', () => {
+describe.skipIf(!HAVE_BINUTILS)('disassembler against objdump: assembled instructions' + skipNote, () => {
   for (const mode of [64, 32, 16] as const) {
     test(`${mode}-bit: text and length match objdump for every listed instruction`, () => {
       const list = acceptedByAs(mode, LISTS[mode]);
@@ -455,7 +457,7 @@ function randomSamples(mode: Mode, n: number, seed: number): Uint8Array[] {
   return fc.sample(fc.oneof(anyBytes, shaped, shaped), { seed, numRuns: n });
 }
 
-describe.skipIf(!HAVE_BINUTILS)('disassembler against objdump: random bytes', () => {
+describe.skipIf(!HAVE_BINUTILS)('disassembler against objdump: random bytes' + skipNote, () => {
   for (const mode of [64, 32, 16] as const) {
     test(`${mode}-bit: agreement rate; lengths of every instruction we decode match objdump`, () => {
       const samples = randomSamples(mode, 8000, 0x5eed + mode);

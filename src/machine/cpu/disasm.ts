@@ -16,7 +16,9 @@
 //    shows it as an instruction of its own, "rex.w", of length 1 (with the prefixes before it);
 //  - D6 is "salc" (objdump: "(bad)"); 66 on near branches in 64-bit code is ignored (Intel), so
 //    "66 e8 rel32" is a 6-byte call (objdump decodes AMD's rel16);
-//  - F2/F3 before 0F-map opcodes are ignored (the CPU implements none of the forms they select);
+//  - F2/F3 before 0F-map opcodes are ignored (the CPU implements none of the forms they select),
+//    except POPCNT/LZCNT and TZCNT, named as objdump names them (the CPU, without BMI1, runs
+//    F3 0F BC as BSF);
 //  - x87 is named though the CPU has no FPU unit yet (it raises #NM); SSE, AVX (VEX) and the
 //    0F 38 / 0F 3A maps are "(bad)".
 // Measured against objdump 2.40 on random bytes (test/cpu/disasm.test.ts): about 97% identical
