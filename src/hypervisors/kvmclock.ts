@@ -11,14 +11,12 @@ import type { HypervisorHost } from './personality.js';
 import {
   encodePvclockVcpuTimeInfo,
   encodePvclockWallClock,
+  kvmclockTimeInfo,
   pvclockReadNs,
-  pvclockScaleForTscKHz,
   pvclockUpdateVersions,
   PVCLOCK_GUEST_STOPPED,
-  PVCLOCK_TSC_STABLE_BIT,
   PVCLOCK_VCPU_TIME_INFO_SIZE,
   PVCLOCK_WALL_CLOCK_SIZE,
-  type PvclockVcpuTimeInfo,
 } from './pvclock.js';
 
 const PAGE_SIZE = 4096;
@@ -152,14 +150,17 @@ export class KvmClock {
     this.onStep?.({ phase: 'begin', vcpu, gpa, version: odd });
 
     const tsc = BigInt(host.tsc());
-    const { mul, shift } = pvclockScaleForTscKHz(host.tscKHz());
-    const systemTime = this.monotonicSystemTime(vcpu, tsc, BigInt(host.nowNs()));
-    let flags = guestFlags & PVCLOCK_GUEST_STOPPED; // KVM keeps the guest's GUEST_STOPPED until the guest clears it
-    if (this.stoppedRequest.delete(vcpu)) flags |= PVCLOCK_GUEST_STOPPED;
-    if (this.stableAdvertised && !this.bootVcpuRunsOldKvmclock) flags |= PVCLOCK_TSC_STABLE_BIT;
-    const info: PvclockVcpuTimeInfo = { version: odd, tscTimestamp: tsc, systemTime, mul, shift, flags };
+    const info = kvmclockTimeInfo({
+      version: odd,
+      tsc,
+      systemTimeNs: this.monotonicSystemTime(vcpu, tsc, BigInt(host.nowNs())),
+      tscKHz: host.tscKHz(),
+      stable: this.stableAdvertised && !this.bootVcpuRunsOldKvmclock,
+      // KVM keeps the guest's GUEST_STOPPED until the guest clears it, and sets it after a pause
+      guestStopped: this.stoppedRequest.delete(vcpu) || (guestFlags & PVCLOCK_GUEST_STOPPED) !== 0,
+    });
     mem.writeBytes(gpa, encodePvclockVcpuTimeInfo(info));
-    this.stamps.set(vcpu, { tscTimestamp: tsc, systemTime, mul, shift });
+    this.stamps.set(vcpu, { tscTimestamp: info.tscTimestamp, systemTime: info.systemTime, mul: info.mul, shift: info.shift });
     this.onStep?.({ phase: 'fields', vcpu, gpa, version: odd });
 
     mem.write32(gpa, even);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { KvmPersonality } from '../../src/hypervisors/kvm.js';
-import type { PvclockUpdateStep } from '../../src/hypervisors/kvmclock.js';
+import { bootWallClock, msrGpa, withinOnePage, type PvclockUpdateStep } from '../../src/hypervisors/kvmclock.js';
 import { FakeClockHost } from './kvm-fake-host.js';
 
 const MSR_WALL_OLD = 0x11;
@@ -308,5 +308,25 @@ describe('clockChanged (TSC frequency change, pause): rewritten, and the guest c
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('helpers', () => {
+  it('msrGpa: 64-bit MSR halves to an address, low bits masked; above 4 GiB stays above RAM', () => {
+    expect(msrGpa(0x2001, 0, 1)).toBe(0x2000);
+    expect(msrGpa(-1, 0, 0xf)).toBe(0xfffffff0);
+    expect(msrGpa(0, 1)).toBe(2 ** 32);
+    expect(msrGpa(-1, -1) > 0xe000_0000).toBe(true);
+  });
+
+  it('withinOnePage: 32 bytes fit from 0xfe0, not from 0xfe1', () => {
+    expect(withinOnePage(0x1fe0, 32)).toBe(true);
+    expect(withinOnePage(0x1fe1, 32)).toBe(false);
+  });
+
+  it('bootWallClock: whole seconds give nsec 0; sec is truncated to u32 (KVM: "overflow in 2106")', () => {
+    expect(bootWallClock(1_700_000_000)).toEqual({ sec: 1_700_000_000, nsec: 0 });
+    expect(bootWallClock(1_700_000_000.25)).toEqual({ sec: 1_700_000_000, nsec: 250_000_000 });
+    expect(bootWallClock(2 ** 32 + 5)).toEqual({ sec: 5, nsec: 0 });
   });
 });
