@@ -13,12 +13,11 @@ import type { HypervisorHost } from './personality.js';
 import {
   encodePvclockVcpuTimeInfo,
   encodePvclockWallClock,
-  pvclockReadNs,
   PVCLOCK_TSC_STABLE_BIT,
   PVCLOCK_VCPU_TIME_INFO_SIZE,
   PVCLOCK_WALL_CLOCK_SIZE,
 } from './pvclock.js';
-import { msrGpa, withinOnePage, bootWallClock, type PvclockUpdateStep } from './kvmclock.js';
+import { msrGpa, withinOnePage, bootWallClock, monotonicSystemTime, stampOf, type PvclockUpdateStep, type Stamp } from './kvmclock.js';
 
 /** vmm's fixed tsc_shift (§3.4). */
 export const VMM_PVCLOCK_SHIFT = 12;
@@ -26,12 +25,6 @@ export const VMM_PVCLOCK_SHIFT = 12;
 /** vmm's pvclock scale (§3.4): shift = 12, mul = (1e9 << 20) / tsc_hz (e.g. 2.4 GHz → 0x6AAAA). */
 export function vmmPvclockScale(tscHz: number | bigint): { mul: number; shift: number } {
   return { mul: Number((1_000_000_000n << 20n) / BigInt(tscHz)), shift: VMM_PVCLOCK_SHIFT };
-}
-
-interface Stamp {
-  tscTimestamp: bigint;
-  systemTime: bigint;
-  mul: number;
 }
 
 export class VmmPvclock {
@@ -101,14 +94,12 @@ export class VmmPvclock {
 
     const tsc = BigInt(host.tsc());
     const { mul, shift } = vmmPvclockScale(BigInt(host.tscKHz()) * 1000n);
+    // never a step back at a rewrite (vmm's truncated mul runs slow; only TSC flooring can lead)
     const now = BigInt(host.nowNs());
-    const prev = this.stamps.get(vcpu);
-    // Never let a rewrite step the guest's clock back (vmm's truncated mul runs slow, so only a
-    // sub-ns TSC floor effect could): keep the old reading if it is ahead.
-    const before = prev === undefined || tsc < prev.tscTimestamp ? now : pvclockReadNs(tsc, prev.tscTimestamp, prev.systemTime, prev.mul, VMM_PVCLOCK_SHIFT);
-    const systemTime = before > now ? before : now;
-    mem.writeBytes(gpa, encodePvclockVcpuTimeInfo({ version: odd, tscTimestamp: tsc, systemTime, mul, shift, flags: PVCLOCK_TSC_STABLE_BIT }));
-    this.stamps.set(vcpu, { tscTimestamp: tsc, systemTime, mul });
+    const systemTime = monotonicSystemTime(this.stamps.get(vcpu), tsc, now);
+    const info = { version: odd, tscTimestamp: tsc, systemTime, mul, shift, flags: PVCLOCK_TSC_STABLE_BIT };
+    mem.writeBytes(gpa, encodePvclockVcpuTimeInfo(info));
+    this.stamps.set(vcpu, stampOf(info, now, host.tscKHz()));
     this.onStep?.({ phase: 'fields', vcpu, gpa, version: odd });
 
     const even = (odd & ~1) >>> 0;

@@ -45,11 +45,38 @@ export interface PvclockUpdateStep {
 }
 
 /** What one vCPU's last written structure said (to keep the guest's clock monotonic across rewrites). */
-interface Stamp {
+export interface Stamp {
   tscTimestamp: bigint;
   systemTime: bigint;
   mul: number;
   shift: number;
+  /** How far system_time was set ahead of the machine's time (kept to stay monotonic), in ns. */
+  lead: bigint;
+  /** Length of one TSC tick at the stamp's frequency, in ns, rounded up, plus one. */
+  tickNs: bigint;
+}
+
+/** ceil(1e6 / kHz) + 1: how far the TSC's flooring can put a reading ahead of the exact time. */
+export function tscTickNs(tscKHz: number): bigint {
+  return BigInt(Math.ceil(1e6 / tscKHz)) + 1n;
+}
+
+/**
+ * system_time for a new stamp: `now`, unless the previous structure already reads later at this TSC
+ * by no more than its own lead plus one TSC tick (the TSC is floored, so below 1 GHz a reading can
+ * lead the exact time by up to a tick): then that reading, so the guest never sees its clock step
+ * back at a rewrite. A larger lead means the TSC itself jumped (a guest write to IA32_TSC):
+ * kvmclock follows the machine's time, not the TSC, so `now`.
+ */
+export function monotonicSystemTime(prev: Stamp | undefined, tsc: bigint, now: bigint): bigint {
+  if (prev === undefined || tsc < prev.tscTimestamp) return now;
+  const before = pvclockReadNs(tsc, prev.tscTimestamp, prev.systemTime, prev.mul, prev.shift);
+  return before > now && before - now <= prev.lead + prev.tickNs ? before : now;
+}
+
+/** The stamp to remember for a structure written at machine time `now`. */
+export function stampOf(t: { tscTimestamp: bigint; systemTime: bigint; mul: number; shift: number }, now: bigint, tscKHz: number): Stamp {
+  return { tscTimestamp: t.tscTimestamp, systemTime: t.systemTime, mul: t.mul, shift: t.shift, lead: t.systemTime - now, tickNs: tscTickNs(tscKHz) };
 }
 
 export class KvmClock {
@@ -150,33 +177,22 @@ export class KvmClock {
     this.onStep?.({ phase: 'begin', vcpu, gpa, version: odd });
 
     const tsc = BigInt(host.tsc());
+    const now = BigInt(host.nowNs());
     const info = kvmclockTimeInfo({
       version: odd,
       tsc,
-      systemTimeNs: this.monotonicSystemTime(vcpu, tsc, BigInt(host.nowNs())),
+      systemTimeNs: monotonicSystemTime(this.stamps.get(vcpu), tsc, now),
       tscKHz: host.tscKHz(),
       stable: this.stableAdvertised && !this.bootVcpuRunsOldKvmclock,
       // KVM keeps the guest's GUEST_STOPPED until the guest clears it, and sets it after a pause
       guestStopped: this.stoppedRequest.delete(vcpu) || (guestFlags & PVCLOCK_GUEST_STOPPED) !== 0,
     });
     mem.writeBytes(gpa, encodePvclockVcpuTimeInfo(info));
-    this.stamps.set(vcpu, { tscTimestamp: info.tscTimestamp, systemTime: info.systemTime, mul: info.mul, shift: info.shift });
+    this.stamps.set(vcpu, stampOf(info, now, host.tscKHz()));
     this.onStep?.({ phase: 'fields', vcpu, gpa, version: odd });
 
     mem.write32(gpa, even);
     this.onStep?.({ phase: 'end', vcpu, gpa, version: even });
-  }
-
-  /**
-   * system_time for a new stamp at `tsc`: now, unless the previous structure already reads later at
-   * this TSC (possible by up to one TSC tick when the TSC runs below 1 GHz, since the TSC is floored):
-   * then that reading, so the guest never sees its clock step back at a rewrite.
-   */
-  private monotonicSystemTime(vcpu: number, tsc: bigint, now: bigint): bigint {
-    const prev = this.stamps.get(vcpu);
-    if (prev === undefined || tsc < prev.tscTimestamp) return now;
-    const before = pvclockReadNs(tsc, prev.tscTimestamp, prev.systemTime, prev.mul, prev.shift);
-    return before > now ? before : now;
   }
 }
 

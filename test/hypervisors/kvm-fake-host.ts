@@ -38,6 +38,10 @@ export class FakeClockHost implements HypervisorHost {
     this.khz = khz;
     this.offset += before - this.tsc();
   }
+  /** A guest WRMSR to IA32_TSC: the TSC jumps, the virtual clock does not. */
+  writeTsc(value: number): void {
+    this.offset += value - this.tsc();
+  }
   injectInterrupt(): void {}
   after(): number {
     return 0;

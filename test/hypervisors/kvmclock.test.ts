@@ -286,6 +286,18 @@ describe('clockChanged (TSC frequency change, pause): rewritten, and the guest c
     expect(s.tscTimestamp).toBe(BigInt(host.tsc()));
   });
 
+  it('after the TSC jumps (a guest write to IA32_TSC) a rewrite follows the machine time, not the TSC', () => {
+    const { host, kvm } = setup();
+    kvm.wrmsr(MSR_SYSTEM, 0x2001, 0, 0);
+    host.ns = 1_000_000;
+    host.writeTsc(host.tsc() + 2_000_000_000); // one second ahead
+    kvm.clockChanged(); // what KVM does after a TSC write (masterclock update)
+    expect(guestNs(host, 0x2000)).toBe(1_000_000n);
+    host.writeTsc(5); // and back
+    kvm.clockChanged();
+    expect(guestNs(host, 0x2000)).toBe(1_000_000n);
+  });
+
   it('property: readings taken at increasing times across random frequency changes and pauses never decrease', () => {
     fc.assert(
       fc.property(
