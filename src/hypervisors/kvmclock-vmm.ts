@@ -72,6 +72,20 @@ export class VmmPvclock {
     return 'ok';
   }
 
+  /**
+   * vmm(4)'s VM_RWVMPARAMS read side for a vCPU: the system-time MSR value as accepted (enable bit
+   * included, 0 when never written) and vmm's version counter.
+   */
+  vmParams(vcpu: number): { systemGpa: number; version: number } {
+    const v = this.systemGpa.get(vcpu);
+    return { systemGpa: v === undefined ? 0 : msrGpa(v.lo, v.hi), version: this.counter.get(vcpu) ?? 0 };
+  }
+
+  /** VM_RWVMPARAMS write of the version: the next update writes ((version + 1) << 1) | 1, then even. */
+  setVersionCounter(vcpu: number, version: number): void {
+    this.counter.set(vcpu, version >>> 0);
+  }
+
   /** Rewrite every enabled structure (vmm rewrites them at every guest entry; here on clock changes). */
   clockChanged(): void {
     const vcpus = [...this.systemGpa.keys()].sort((a, b) => a - b);

@@ -118,6 +118,20 @@ describe('vmm system time MSR 0x4B564D01', () => {
   });
 });
 
+describe('vmm VM_RWVMPARAMS view (vm_rwvmparams: vc_pvclock_system_gpa, vc_pvclock_version)', () => {
+  it('reads the accepted MSR value and the counter; a written counter continues the sequence', () => {
+    const { host, vmm } = setup();
+    expect(vmm.pvclock.vmParams(0)).toEqual({ systemGpa: 0, version: 0 });
+    vmm.wrmsr(MSR_SYSTEM, 0x2001, 0, 0);
+    expect(vmm.pvclock.vmParams(0)).toEqual({ systemGpa: 0x2001, version: 1 });
+    expect(vmm.wrmsr(MSR_SYSTEM, MIB | 1, 0, 0)).toBe('gp');
+    expect(vmm.pvclock.vmParams(0).systemGpa).toBe(0x2001);
+    vmm.pvclock.setVersionCounter(0, 41); // e.g. restored by vmd after a migration
+    vmm.clockChanged();
+    expect(view(host, 0x2000).version).toBe(84); // (42 << 1) | 1 = 85 while writing, then 84
+  });
+});
+
 describe('vmm wall clock MSR 0x4B564D00', () => {
   it('holds the current time; version = guest value | 1 while writing, + 1 after', () => {
     const { host, vmm } = setup();
