@@ -106,6 +106,8 @@ export interface BootModule {
 export interface KeyValue {
   key: string;
   value: string;
+  /** --kv-ro: the guest cannot change it. */
+  readOnly?: boolean;
 }
 
 export interface RunConfig {
@@ -160,6 +162,10 @@ export interface RunConfig {
   maxInsns: number | null;
   /** --record FILE */
   record: string | null;
+  /** --record-images embed|hash: the trace holds the guest images (default) or only their SHA-256. */
+  recordImages: 'embed' | 'hash';
+  /** --digest-every N: a state digest in the trace every N instructions (0: only at the end). */
+  digestEvery: number;
   /** --kv key=value (repeatable; a repeated key keeps its first position and takes the last value). */
   kv: KeyValue[];
   /** --rtc-time: the RTC's wall-clock time at power-on, in UNIX seconds (UTC). */
@@ -212,6 +218,8 @@ export function defaultRunConfig(): RunConfig {
     seed: 0,
     maxInsns: null,
     record: null,
+    recordImages: 'embed',
+    digestEvery: DEFAULT_DIGEST_EVERY,
     kv: [],
     rtcTime: DEFAULT_RTC_TIME,
     quiet: false,
@@ -452,7 +460,7 @@ interface LongOption {
 interface ParseState {
   topology: Topology;
   serial: Map<ComPort, SerialBackend>;
-  kv: Map<string, string>;
+  kv: Map<string, { value: string; readOnly: boolean }>;
 }
 
 function nonEmpty(option: string, value: string, what: string): string {
@@ -543,6 +551,16 @@ export function parseRtcTime(value: string): number {
   return daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
 }
 
+function parseKv(option: string, v: string, st: ParseState, readOnly: boolean): void {
+  const eq = v.indexOf('=');
+  if (eq < 0) fail(option, v, 'expected key=value');
+  if (eq === 0) fail(option, v, 'empty key');
+  st.kv.set(v.slice(0, eq), { value: v.slice(eq + 1), readOnly });
+}
+
+/** Instructions between state digests in a trace: about 2-5 s of guest time, a digest costs 20-100 ms. */
+export const DEFAULT_DIGEST_EVERY = 200_000_000;
+
 const LONG_OPTIONS: Readonly<Record<string, LongOption>> = {
   kernel: { value: 'FILE', apply: (c, v) => void (c.kernel = nonEmpty('--kernel', v, 'file name')) },
   append: { value: 'CMDLINE', apply: (c, v) => void (c.append = v) },
@@ -560,13 +578,22 @@ const LONG_OPTIONS: Readonly<Record<string, LongOption>> = {
   seed: { value: 'N', apply: (c, v) => void (c.seed = parseSeed(v)) },
   'max-insns': { value: 'N', apply: (c, v) => void (c.maxInsns = parseMaxInsns(v)) },
   record: { value: 'FILE', apply: (c, v) => void (c.record = nonEmpty('--record', v, 'file name')) },
-  kv: {
-    value: 'KEY=VALUE',
-    apply: (_c, v, st) => {
-      const eq = v.indexOf('=');
-      if (eq < 0) fail('--kv', v, 'expected key=value');
-      if (eq === 0) fail('--kv', v, 'empty key');
-      st.kv.set(v.slice(0, eq), v.slice(eq + 1));
+  kv: { value: 'KEY=VALUE', apply: (_c, v, st) => parseKv('--kv', v, st, false) },
+  'kv-ro': { value: 'KEY=VALUE', apply: (_c, v, st) => parseKv('--kv-ro', v, st, true) },
+  'record-images': {
+    value: 'embed|hash',
+    apply: (c, v) => {
+      if (v !== 'embed' && v !== 'hash') fail('--record-images', v, 'expected embed or hash');
+      c.recordImages = v;
+    },
+  },
+  'digest-every': {
+    value: 'N',
+    apply: (c, v) => {
+      const n = parseDecimalCount(v);
+      if (n === null) fail('--digest-every', v, 'expected an integer with an optional k, M or G suffix');
+      if (n > SAFE_MAX) fail('--digest-every', v, 'above 2^53-1');
+      c.digestEvery = Number(n);
     },
   },
   'rtc-time': { value: 'TIME', apply: (c, v) => void (c.rtcTime = parseRtcTime(v)) },
@@ -658,7 +685,7 @@ export function parseRunArgs(argv: readonly string[]): RunConfig {
 
   applyTopology(st.topology, cfg);
   cfg.serial = COM_PORTS.filter((p) => st.serial.has(p)).map((port) => ({ port, backend: st.serial.get(port)! }));
-  cfg.kv = [...st.kv].map(([key, value]) => ({ key, value }));
+  cfg.kv = [...st.kv].map(([key, e]) => (e.readOnly ? { key, value: e.value, readOnly: true } : { key, value: e.value }));
   return cfg;
 }
 
@@ -742,8 +769,14 @@ hvsim:
   --seed N                  seed for the scheduler's choices (0 to 2^53-1). Default: 0.
   --max-insns N             stop after N instructions; N may end in k, M or G
                             (x1000, x1000^2, x1000^3), e.g. 500M. Default: no limit.
-  --record FILE             record a trace of the run to FILE.
+  --record FILE             record a trace of the run to FILE (replay: hvsim replay FILE).
+  --record-images embed|hash
+                            put the guest images in the trace (embed, the default: it
+                            replays anywhere) or only their SHA-256 (hash).
+  --digest-every N          a state digest in the trace every N instructions (0: only
+                            at the end). Default: ${DEFAULT_DIGEST_EVERY / 1e6}M.
   --kv KEY=VALUE            an entry for the hypervisor's information store (repeatable).
+  --kv-ro KEY=VALUE         the same, read-only for the guest.
   --rtc-time TIME           RTC time at power-on: UNIX seconds, or UTC as YYYY-MM-DD or
                             YYYY-MM-DDThh:mm[:ss]Z. Default: 2000-01-01T00:00:00Z.
   --quiet                   suppress hvsim's own messages.

@@ -1,13 +1,17 @@
 // hvsim's command line: `hvsim <command> ...`.
 
 import { runCommand } from './run.js';
-import { STATUS } from './exit-status.js';
+import { replayCommand } from './replay.js';
+import { traceCommand } from './trace-tools.js';
+import { STATUS } from '../api/exit-status.js';
 
-const VERSION = '0.1.0';
+import { HVSIM_VERSION as VERSION } from '../version.js';
 
 const HELP = `hvsim ${VERSION} - a deterministic hypervisor simulator
 
-usage: hvsim run [bhyve-style options] --kernel FILE vmname
+usage: hvsim run [bhyve-style options] --kernel FILE [--record TRACE] vmname
+       hvsim replay [--mode verify|standalone] [--json] TRACE
+       hvsim trace show|stats|diff ...   (see 'hvsim trace --help')
        hvsim version
        hvsim help
 
@@ -19,6 +23,10 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run':
       return runCommand(rest);
+    case 'replay':
+      return replayCommand(rest);
+    case 'trace':
+      return traceCommand(rest, process);
     case 'version':
     case '--version':
       process.stdout.write(`hvsim ${VERSION}\n`);

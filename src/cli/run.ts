@@ -1,19 +1,20 @@
 // `hvsim run`: build a VM from bhyve-style options, load the kernel, run it to its end and
-// turn that end into an exit status (see exit-status.ts).
+// turn that end into an exit status (see exit-status.ts). With --record, every event of the
+// run goes into a trace that `hvsim replay` re-runs.
 
 import { readFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { basename } from 'node:path';
 import chalk from 'chalk';
 import { parseRunArgs, helpText, UsageError, type RunConfig } from './args.js';
-import { STATUS, debugExitStatus } from './exit-status.js';
-import { Vmm } from '../api/vmm.js';
+import { STATUS, statusOf, endReason } from '../api/exit-status.js';
 import { ExitKind, type VmExit } from '../machine/exit.js';
 import { LoaderError } from '../loaders/index.js';
-import { bootKernel } from '../api/boot.js';
+import { VmmError } from '../api/vmm.js';
+import { createSession, driveSession, sessionDigest, type Session, type SessionImages } from '../api/session.js';
 import type { ByteSink } from '../devices/device.js';
-
-/** Instructions per slice between returns to the host event loop (stdin, signals). */
-const SLICE = 50_000_000;
+import { loadTraceCodec, TraceWriter, type TraceImage } from '../trace/index.js';
+import { TraceRecorder } from '../trace/recorder.js';
+import { HVSIM_VERSION } from '../version.js';
 
 export interface RunOutcome {
   status: number;
@@ -21,7 +22,9 @@ export interface RunOutcome {
   instructions: number;
 }
 
-export async function runCommand(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process): Promise<number> {
+type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+
+export async function runCommand(argv: string[], io: Io = process): Promise<number> {
   let cfg: RunConfig;
   try {
     cfg = parseRunArgs(argv);
@@ -36,7 +39,8 @@ export async function runCommand(argv: string[], io: { stdout: NodeJS.WritableSt
     io.stdout.write(helpText(cfg.help) + '\n');
     return 0;
   }
-  const r = runVm(cfg, io);
+  if (cfg.record !== null) await loadTraceCodec();
+  const r = runVm(cfg, io, argv);
   return r.status;
 }
 
@@ -45,40 +49,70 @@ function fail(io: { stderr: NodeJS.WritableStream }, msg: string, status: number
   return { status, exit: null, instructions: 0 };
 }
 
-/** Run a parsed configuration to its end (synchronous: the guest is deterministic). */
-export function runVm(cfg: RunConfig, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): RunOutcome {
-  for (const s of cfg.pciSlots) {
-    if (s.emulation !== 'hostbridge' && s.emulation !== 'amd_hostbridge' && s.emulation !== 'lpc') {
-      return fail(io, `-s ${s.arg}: the ${s.emulation} device is not implemented yet`, STATUS.USAGE);
-    }
-  }
-  if (cfg.kernel === null) return fail(io, '--kernel FILE is required (hvsim has no firmware to boot from disk yet)', STATUS.USAGE);
-  let kernel: Uint8Array;
+/** The guest images of a run, read from the files the configuration names. */
+export interface RunImages {
+  session: SessionImages;
+  /** The same bytes with their roles, for a trace header. */
+  trace: TraceImage[];
+}
+
+/** Read the kernel, initrd and modules; a string is the one-line error. */
+export function readRunImages(cfg: RunConfig): RunImages | string {
+  if (cfg.kernel === null) return '--kernel FILE is required (hvsim has no firmware to boot from disk yet)';
+  const embed = cfg.recordImages !== 'hash';
+  const trace: TraceImage[] = [];
   const modules: { data: Uint8Array; string?: string }[] = [];
   let reading = cfg.kernel;
   try {
-    kernel = new Uint8Array(readFileSync(cfg.kernel));
+    const kernel = new Uint8Array(readFileSync(cfg.kernel));
+    trace.push({ name: cfg.kernel, role: 'kernel', bytes: kernel, embed });
     if (cfg.initrd !== null) {
       reading = cfg.initrd;
-      modules.push({ data: new Uint8Array(readFileSync(cfg.initrd)), string: basename(cfg.initrd) });
+      const data = new Uint8Array(readFileSync(cfg.initrd));
+      modules.push({ data, string: basename(cfg.initrd) });
+      trace.push({ name: cfg.initrd, role: 'initrd', bytes: data, embed });
     }
-    for (const m of cfg.modules) {
+    cfg.modules.forEach((m, i) => {
       reading = m.path;
-      modules.push({ data: new Uint8Array(readFileSync(m.path)), string: m.string ?? basename(m.path) });
-    }
+      const data = new Uint8Array(readFileSync(m.path));
+      modules.push({ data, string: m.string ?? basename(m.path) });
+      trace.push({ name: m.path, role: `module:${i}`, bytes: data, embed });
+    });
+    return { session: { kernel, kernelName: cfg.kernel, modules }, trace };
   } catch (e) {
     // EISDIR comes from read(2), after open(2) succeeded: Node gives no path then, so name the
     // file being read ourselves.
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.code ?? err.message;
-    return fail(io, `${reading}: ${why}`, STATUS.BAD_INPUT);
+    return `${reading}: ${why}`;
   }
+}
+
+/** Devices the command line may name that the machine cannot build yet (one line, or null). */
+export function unsupportedSetup(cfg: RunConfig): string | null {
+  for (const s of cfg.pciSlots) {
+    if (s.emulation !== 'hostbridge' && s.emulation !== 'amd_hostbridge' && s.emulation !== 'lpc') {
+      return `-s ${s.arg}: the ${s.emulation} device is not implemented yet`;
+    }
+  }
+  for (const s of cfg.serial) {
+    if (s.port !== 'com1' && s.port !== 'com2') return `-l ${s.port}: only com1 and com2 exist on this machine`;
+  }
+  return null;
+}
+
+/** Run a parsed configuration to its end (synchronous: the guest is deterministic). */
+export function runVm(cfg: RunConfig, io: Io, argv: readonly string[] = []): RunOutcome {
+  const bad = unsupportedSetup(cfg);
+  if (bad !== null) return fail(io, bad, STATUS.USAGE);
+  const images = readRunImages(cfg);
+  if (typeof images === 'string') return fail(io, images, cfg.kernel === null ? STATUS.USAGE : STATUS.BAD_INPUT);
 
   // Serial backends: -l comN,stdio | -l comN,/path; COM1 goes to stdout when no -l is given.
   // Every file opened here is closed on every way out of the run (the `finally` below).
   const serial = new SerialOutputs();
   try {
-    return runWithSerial(cfg, cfg.kernel, io, kernel, modules, serial);
+    return runWithSerial(cfg, io, images, serial, argv);
   } finally {
     serial.close();
   }
@@ -116,19 +150,12 @@ class SerialOutputs {
   }
 }
 
-function runWithSerial(
-  cfg: RunConfig,
-  kernelPath: string,
-  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
-  kernel: Uint8Array,
-  modules: { data: Uint8Array; string?: string }[],
-  serial: SerialOutputs,
-): RunOutcome {
+function runWithSerial(cfg: RunConfig, io: Io, images: RunImages, serial: SerialOutputs, argv: readonly string[]): RunOutcome {
   const serials = cfg.serial.length > 0 ? cfg.serial : [{ port: 'com1' as const, backend: { kind: 'stdio' as const } }];
   for (const s of serials) {
-    if (s.port !== 'com1' && s.port !== 'com2') return fail(io, `-l ${s.port}: only com1 and com2 exist on this machine`, STATUS.USAGE);
+    const port = s.port as 'com1' | 'com2';
     if (s.backend.kind === 'stdio') {
-      serial.add(s.port, (chunk) => io.stdout.write(chunk));
+      serial.add(port, (chunk) => io.stdout.write(chunk));
     } else if (s.backend.kind === 'path') {
       let fd: number;
       try {
@@ -136,71 +163,60 @@ function runWithSerial(
       } catch (e) {
         return fail(io, `-l ${s.port},${s.backend.path}: cannot open (${(e as NodeJS.ErrnoException).code})`, STATUS.BAD_INPUT);
       }
-      serial.add(s.port, (chunk) => writeSync(fd, chunk));
-    } else serial.add(s.port, null);
+      serial.add(port, (chunk) => writeSync(fd, chunk));
+    } else serial.add(port, null);
   }
-  const sinks = serial.sinks;
 
-  const vmm = new Vmm();
-  let id: number;
+  let session: Session;
   try {
-    id = vmm.create({
-      name: cfg.vmname,
-      vcpus: cfg.vcpus,
-      memoryBytes: cfg.memoryBytes,
-      hypervisors: cfg.hypervisors,
-      unhandledIo: cfg.strictIo ? 'exit' : 'ignore',
-      ignoreUnknownMsrs: cfg.ignoreUnknownMsrs,
-      exitOnPause: cfg.exitOnPause,
-      pc: { ...sinks, rtcTime: cfg.rtcTime, cmdline: cfg.append },
-    });
+    session = createSession(cfg, images.session, serial.sinks);
   } catch (e) {
-    return fail(io, (e as Error).message, STATUS.USAGE);
-  }
-  const m = vmm.machine(id);
-  try {
-    bootKernel(m, { bytes: kernel, name: kernelPath, append: cfg.append, modules });
-  } catch (e) {
-    if (e instanceof LoaderError) return fail(io, `${kernelPath}: ${e.message}`, STATUS.BAD_INPUT);
+    if (e instanceof VmmError) return fail(io, e.message, STATUS.USAGE);
+    if (e instanceof LoaderError) return fail(io, `${cfg.kernel}: ${e.message}`, STATUS.BAD_INPUT);
     throw e;
   }
 
-  const limit = cfg.maxInsns ?? Infinity;
-  let exit: VmExit;
-  const cpu = m.cpus[0];
-  try {
-    for (;;) {
-      // --max-insns counts virtual time in instruction units (retired + idle while halted).
-      const left = limit - m.clock.icount;
-      exit = vmm.run(id, 0, { maxInsns: Math.max(1, Math.min(SLICE, left)) });
-      if (exit.kind === ExitKind.Limit && m.clock.icount < limit) continue;
-      break;
+  let writer: TraceWriter | null = null;
+  if (cfg.record !== null) {
+    try {
+      writer = TraceWriter.createSync(cfg.record, traceHeader(cfg, argv), images.trace);
+    } catch (e) {
+      return fail(io, `--record ${cfg.record}: cannot write the trace (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, STATUS.CANT_CREATE);
     }
+    session.machine.observer = new TraceRecorder(writer);
+  }
+
+  const m = session.machine;
+  const cpu = m.cpus[0];
+  let exit: VmExit;
+  try {
+    exit = driveSession(session, {
+      maxInsns: cfg.maxInsns,
+      digestEvery: writer === null ? 0 : cfg.digestEvery,
+      onDigest: (icount, d) => writer!.append({ vcpu: 0, icount, kind: 'digest', hash: d.hash, parts: d.parts }),
+    });
   } catch (e) {
     serial.flush();
+    // The trace stays as <file>.tmp, readable up to its last complete frame.
+    writer?.abandon();
     io.stderr.write(`hvsim run: internal error at rip 0x${(cpu.ripLo >>> 0).toString(16)}: ${(e as Error).stack ?? e}\n`);
     return { status: STATUS.INTERNAL_ERROR, exit: null, instructions: cpu.insns };
   }
   serial.flush();
   const status = statusOf(exit);
+  if (writer !== null) {
+    writer.close({ vcpu: 0, icount: cpu.insns, kind: 'end', reason: endReason(exit), exitStatus: status, digest: sessionDigest(session).hash });
+  }
   if (!cfg.quiet) {
-    io.stderr.write(chalk.dim(`hvsim: ${describeExit(exit)} after ${cpu.insns} instructions (${m.clock.nowNs()} virtual ns); status ${status}\n`));
+    const traced = writer === null ? '' : `; trace ${cfg.record} (${writer.eventCount} events, ${writer.bytesWritten} bytes)`;
+    io.stderr.write(chalk.dim(`hvsim: ${describeExit(exit)} after ${cpu.insns} instructions (${m.clock.nowNs()} virtual ns); status ${status}${traced}\n`));
   }
   return { status, exit, instructions: cpu.insns };
 }
 
-function statusOf(e: VmExit): number {
-  switch (e.kind) {
-    case ExitKind.DebugExit: return debugExitStatus(e.code);
-    case ExitKind.PowerOff: return STATUS.POWER_OFF;
-    case ExitKind.Reset: return STATUS.REBOOT;
-    case ExitKind.Shutdown: return e.reason === 'triple-fault' ? STATUS.TRIPLE_FAULT : STATUS.HALTED;
-    case ExitKind.Limit: return STATUS.INSN_LIMIT;
-    case ExitKind.Io: return STATUS.UNHANDLED_IO;
-    case ExitKind.Hlt: return STATUS.IDLE_FOREVER;
-    case ExitKind.Pause: return STATUS.PAUSE;
-    default: return STATUS.INTERNAL_ERROR;
-  }
+/** The header of a trace of this run: enough to rebuild the machine with no other file. */
+export function traceHeader(cfg: RunConfig, argv: readonly string[]): { hvsimVersion: string; commandLine: string[]; config: RunConfig; seed: string } {
+  return { hvsimVersion: HVSIM_VERSION, commandLine: ['run', ...argv], config: cfg, seed: String(cfg.seed) };
 }
 
 export function describeExit(e: VmExit): string {

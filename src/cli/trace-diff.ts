@@ -9,7 +9,7 @@
 // seed and the images' contents do.
 
 import type { TraceEvent, TraceReader, U64 } from '../trace/index.js';
-import { eventFields, eventJson, exact, type Field } from './trace-fields.js';
+import { eventFields, eventJson, exact, type Field } from '../trace/event-fields.js';
 import { numberedEvents, openTrace } from './trace-open.js';
 import { grouped, table, type LineOut } from './trace-output.js';
 import { commandText, completeness, flattenConfig } from './trace-show.js';

@@ -2,7 +2,7 @@
 // line with --json), optionally filtered by kind, vCPU, icount range and event range.
 
 import { TRACE_FORMAT_VERSION, type TraceEvent, type TraceReader } from '../trace/index.js';
-import { eventFields, eventJson, fieldsText } from './trace-fields.js';
+import { eventFields, eventJson, fieldsText } from '../trace/event-fields.js';
 import { numberedEvents, openTrace } from './trace-open.js';
 import { grouped, table, type LineOut } from './trace-output.js';
 

@@ -3,7 +3,7 @@
 // costs (file and raw size, compression, bytes per event and per million instructions).
 
 import type { TraceEvent, TraceReader } from '../trace/index.js';
-import { EVENT_KINDS, hexNum, msrName } from './trace-fields.js';
+import { EVENT_KINDS, hexNum, msrName } from '../trace/event-fields.js';
 import { numberedEvents, openTrace } from './trace-open.js';
 import { completeness } from './trace-show.js';
 import { decimal, grouped, ratio, table, type LineOut } from './trace-output.js';

@@ -5,7 +5,7 @@
 // trace, always as one line.
 
 import { REPLAY_STATUS } from '../api/exit-status.js';
-import { EVENT_KINDS } from './trace-fields.js';
+import { EVENT_KINDS } from '../trace/event-fields.js';
 import { BadTraceFile } from './trace-open.js';
 import { LineOut, type TraceIo } from './trace-output.js';
 import { showTrace, type ShowOptions } from './trace-show.js';

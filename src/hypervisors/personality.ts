@@ -84,4 +84,6 @@ export interface HypervisorPersonality {
    * element, with RCX still counting the element being transferred.
    */
   portIo?(regs: GuestRegs, port: number, size: number, write: boolean, value: number): number;
+  /** An IN/OUT/INS/OUTS on one of backdoorPorts at CPL > IOPL: true = serve it instead of #GP (VMware's backdoor works from user mode, §4.1). */
+  bypassesIoPermission?(regs: GuestRegs, port: number): boolean;
 }

@@ -263,6 +263,11 @@ export class Machine implements CpuHost {
     else if (bd !== undefined) bd.portIo!(this.guestRegs(cpu), port, size, true, value >>> 0);
   }
 
+  ioPermissionOverride(cpu: Cpu, port: number): boolean {
+    const p = this.backdoor.size === 0 ? undefined : this.backdoor.get(port);
+    return p?.bypassesIoPermission?.(this.guestRegs(cpu), port) ?? false;
+  }
+
   private guestRegs(cpu: Cpu): GuestRegs {
     return { vcpu: cpu.id, lo: cpu.lo, hi: cpu.hi, cpl: cpu.cpl, long: cpu.long };
   }

@@ -32,7 +32,7 @@ export type TraceEventBody =
   | { kind: 'mmio'; gpa: number; size: 1 | 2 | 4 | 8; write: boolean; value: number }
   | { kind: 'cpuid'; leaf: number; subleaf: number; result: [number, number, number, number] }
   | { kind: 'rdmsr' | 'wrmsr'; msr: number; value: U64; gp: boolean }
-  | { kind: 'hypercall'; insn: 'vmcall' | 'vmmcall'; args: U64[]; result: U64 }
+  | { kind: 'hypercall'; insn: 'vmcall' | 'vmmcall'; args: U64[]; result: U64; ud?: boolean }
   | { kind: 'hlt' | 'pause' | 'reset' | 'poweroff' }
   | { kind: 'shutdown'; reason: string }
   | { kind: 'debug-exit'; code: number }
@@ -41,7 +41,8 @@ export type TraceEventBody =
   | { kind: 'dma'; device: string; gpa: number; length: number; toGuest: boolean; digest: Uint8Array }
   | { kind: 'host-input'; device: string; data: Uint8Array }
   | { kind: 'digest'; hash: Uint8Array; parts: DigestPart[] }
-  | { kind: 'end'; reason: string; exitStatus: number; digest: Uint8Array };
+  | { kind: 'end'; reason: string; exitStatus: number; digest: Uint8Array }
+  | { kind: 'kv-write'; key: string; value: string };
 
 export type TraceEvent = Stamp & TraceEventBody;
 export type TraceEventKind = TraceEventBody['kind'];
@@ -65,6 +66,7 @@ export const enum Tag {
   HostInput = 15,
   Digest = 16,
   End = 17,
+  KvWrite = 18,
   // Container records (not events), see container.ts.
   Sync = 29,
   ImageChunk = 30,
@@ -389,7 +391,7 @@ export function encodeEvent(w: ByteWriter, st: StampState, e: TraceEvent): void 
       for (const a of e.args) checkU64(e, a, 'argument');
       checkU64(e, e.result, 'result');
       stamp(w, Tag.Hypercall, vcpu, delta);
-      w.u8(e.insn === 'vmcall' ? 0 : 1);
+      w.u8((e.insn === 'vmcall' ? 0 : 1) | (e.ud === true ? 2 : 0));
       w.varint(e.args.length);
       for (const a of e.args) w.u64(a[0], a[1]);
       w.u64(e.result[0], e.result[1]);
@@ -477,6 +479,12 @@ export function encodeEvent(w: ByteWriter, st: StampState, e: TraceEvent): void 
       w.svarint(e.exitStatus);
       w.blob(e.digest);
       break;
+    case 'kv-write':
+      if (typeof e.key !== 'string' || typeof e.value !== 'string') bad(e, 'key and value must be strings');
+      stamp(w, Tag.KvWrite, vcpu, delta);
+      w.str(e.key);
+      w.str(e.value);
+      break;
     default:
       bad(e, 'unknown kind');
   }
@@ -500,7 +508,7 @@ export function readTag(r: ByteReader): [number, number] {
 
 /** True for tags that are events (as opposed to container records). */
 export function isEventTag(kind: number): boolean {
-  return kind >= Tag.Io && kind <= Tag.End;
+  return kind >= Tag.Io && kind <= Tag.KvWrite;
 }
 
 function u8Bool(r: ByteReader, what: string): boolean {
@@ -560,13 +568,14 @@ export function decodeEventBody(r: ByteReader, st: StampState, kind: number, vcp
     }
     case Tag.Hypercall: {
       const i = r.u8();
-      if (i > 1) r.corrupt(`hypercall insn ${i}`);
+      if (i > 3) r.corrupt(`hypercall flags ${i}`);
       const n = r.varint();
       if (n > 255) r.corrupt(`hypercall with ${n} arguments`);
       const args: U64[] = [];
       for (let k = 0; k < n; k++) args.push(r.u64());
       const result = r.u64();
-      e = { vcpu, icount, kind: 'hypercall', insn: i === 0 ? 'vmcall' : 'vmmcall', args, result };
+      e = { vcpu, icount, kind: 'hypercall', insn: (i & 1) === 0 ? 'vmcall' : 'vmmcall', args, result };
+      if ((i & 2) !== 0) e.ud = true;
       break;
     }
     case Tag.Hlt:
@@ -637,6 +646,11 @@ export function decodeEventBody(r: ByteReader, st: StampState, kind: number, vcp
       const exitStatus = r.svarint();
       if (Math.abs(exitStatus) >= 2 ** 31) r.corrupt(`exit status ${exitStatus}`);
       e = { vcpu, icount, kind: 'end', reason, exitStatus, digest: r.blob() };
+      break;
+    }
+    case Tag.KvWrite: {
+      const key = r.str();
+      e = { vcpu, icount, kind: 'kv-write', key, value: r.str() };
       break;
     }
     default:

@@ -1,7 +1,7 @@
 // `hvsim run` end to end: in-process through runCommand (src/cli/run.ts) with captured
 // streams, plus real processes of bin/hvsim.js for the exit status the shell sees.
 //
-// Exit statuses are those of src/cli/exit-status.ts; the bench fixtures' expectations come
+// Exit statuses are those of src/api/exit-status.ts; the bench fixtures' expectations come
 // from their reference model, fixtures/guests/model.mjs (checked against QEMU, see
 // fixtures/guests/README.md).
 
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runCommand } from '../../src/cli/run.js';
-import { STATUS } from '../../src/cli/exit-status.js';
+import { STATUS } from '../../src/api/exit-status.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guest = (name: string): string => `fixtures/guests/${name}/${name}.elf`;

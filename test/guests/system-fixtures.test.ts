@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Vmm } from '../../src/api/vmm.js';
 import { bootKernel } from '../../src/api/boot.js';
 import { ExitKind, type VmExit } from '../../src/machine/exit.js';
-import { STATUS, debugExitStatus } from '../../src/cli/exit-status.js';
+import { STATUS, debugExitStatus } from '../../src/api/exit-status.js';
 import { parseRunArgs } from '../../src/cli/args.js';
 import { runVm } from '../../src/cli/run.js';
 

@@ -22,7 +22,7 @@
 //
 // Usage: node shim.mjs --hvsim DIR --kernel F [--append S] [--initrd F] [--max-insns N]
 //                      [--hypervisor NAME] [-m MiB] [--lapic] [--iomem] [--bios] [--info-low]
-// Exit status: the same as `hvsim run` (src/cli/exit-status.ts).
+// Exit status: the same as `hvsim run` (src/api/exit-status.ts).
 
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
@@ -61,7 +61,7 @@ const load = (p) => import(pathToFileURL(resolve(dist, p)).href);
 const { Vmm } = await load('api/vmm.js');
 const { loadMultiboot, findMultibootHeader, qemuStyleCmdline, defaultE820, LoaderError } = await load('loaders/index.js');
 const { applyEntryState } = await load('machine/cpu/register-state.js');
-const { STATUS, debugExitStatus } = await load('cli/exit-status.js');
+const { STATUS, debugExitStatus } = await load('api/exit-status.js');
 
 let line = [];
 const com1 = (b) => {

@@ -30,6 +30,8 @@ import { deliverEvent, EventKind } from './system.js';
 export interface CpuHost {
   ioRead(cpu: Cpu, port: number, size: number): number;
   ioWrite(cpu: Cpu, port: number, size: number, value: number): void;
+  /** True when an IN/OUT the I/O privilege would refuse is served anyway (a hypervisor backdoor). */
+  ioPermissionOverride?(cpu: Cpu, port: number): boolean;
   /** Fill out[0..3] with EAX, EBX, ECX, EDX. */
   cpuid(cpu: Cpu, leaf: number, subleaf: number, out: Int32Array): void;
   /** Fill out[0] (lo) and out[1] (hi); return false for #GP. */

@@ -2,7 +2,7 @@
 // `hvsim trace diff`) and as a JSON object for programs (`--json`). Field names follow
 // docs/trace-format.md, "Records".
 
-import type { TraceEvent, TraceEventKind, U64 } from '../trace/index.js';
+import type { TraceEvent, TraceEventKind, U64 } from './encoding.js';
 
 /** Every event kind, in tag order (docs/trace-format.md, "Records"). */
 export const EVENT_KINDS = [
