@@ -47,6 +47,17 @@ export interface HypervisorHost {
   cancel(id: number): void;
   /** The key/value store behind pvbus-style information stores (`--kv`). */
   readonly kv: KvStore;
+  /** End the run as a power-off / a reset, after the current instruction (Xen SCHEDOP_shutdown). */
+  powerOff?(): void;
+  reset?(): void;
+  /** True if the vCPU executes in 64-bit mode now (Xen picks the shared_info layout by it). */
+  vcpuLongMode?(vcpu: number): boolean;
+  /**
+   * The guest-physical address of a linear address through the vCPU's page tables now, or
+   * null if it is not mapped (no #PF, CR2 untouched; accessed/dirty bits are set as a walk by
+   * the hypervisor sets them). Hypercall arguments are linear addresses.
+   */
+  linearToPhysical?(vcpu: number, linearLo: number, linearHi: number, write: boolean): number | null;
 }
 
 export interface HypervisorPersonality {

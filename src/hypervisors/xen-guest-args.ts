@@ -1,8 +1,7 @@
 // Hypercall arguments in guest memory. Xen's HVM copy_from_guest / copy_to_guest take guest
 // LINEAR addresses and walk the vCPU's page tables (hvm_copy_*_guest_linear); a failed walk or a
-// frame outside RAM is -EFAULT. The machine does not (yet) give personalities a linear-to-physical
-// walk, so without one the address is used as physical: right for guests with paging off or
-// identity-mapped (our fixtures), -EFAULT for anything above RAM (a 64-bit kernel's higher half).
+// frame outside RAM is -EFAULT. The machine gives personalities that walk (HypervisorHost.
+// linearToPhysical); a host without it (unit tests) uses the address as physical.
 
 import type { GuestMemory } from '../machine/memory.js';
 

@@ -10,7 +10,7 @@
 import { GuestMemory } from './memory.js';
 import { PortIoBus } from './io-bus.js';
 import { VirtualClock, DEFAULT_CLOCK, type ClockConfig } from './clock.js';
-import { Cpu, Stop, type CpuHost } from './cpu/cpu.js';
+import { Access, Cpu, Stop, type CpuHost } from './cpu/cpu.js';
 import { cpuReadMsr, cpuWriteMsr } from './cpu/exec-system.js';
 import { Flag, Msr } from './cpu/constants.js';
 import { CpuidModel } from './cpuid-model.js';
@@ -119,7 +119,25 @@ export class Machine implements CpuHost {
       injectInterrupt: (vcpu, vector) => this.injectInterrupt(vcpu, vector),
       after: (ns, cb) => this.clock.schedule(this.clock.icount + this.clock.insnsForNs(ns), cb),
       cancel: (id) => this.clock.cancel(id),
+      powerOff: () => this.stopWith({ kind: ExitKind.PowerOff }),
+      reset: () => this.stopWith({ kind: ExitKind.Reset }),
+      vcpuLongMode: (vcpu) => this.cpus[vcpu].long && this.cpus[vcpu].codeSize === 3,
+      linearToPhysical: (vcpu, lo, hi, write) => this.linearToPhysical(this.cpus[vcpu], lo, hi, write),
     };
+  }
+
+  /** A page walk for the hypervisor: null instead of a #PF, and the vCPU's fault state kept. */
+  private linearToPhysical(cpu: Cpu, lo: number, hi: number, write: boolean): number | null {
+    const { cr2Lo, cr2Hi, excVec, excErr } = cpu;
+    try {
+      return cpu.translate(lo | 0, hi | 0, write ? Access.WRITE : Access.READ, false);
+    } catch {
+      cpu.cr2Lo = cr2Lo;
+      cpu.cr2Hi = cr2Hi;
+      cpu.excVec = excVec;
+      cpu.excErr = excErr;
+      return null;
+    }
   }
 
   /** Ask the run loop to stop after the current instruction and return `exit`. */
@@ -333,6 +351,8 @@ export class Machine implements CpuHost {
       this.syncClock(cpu);
       const want = (hi >>> 0) * 4294967296 + (lo >>> 0);
       this.clock.tscOffset += want - this.clock.tsc();
+      // KVM restamps kvmclock after a guest TSC write: paravirtual clocks follow time, not the TSC.
+      for (const p of this.config.personalities) p.clockChanged?.();
       return true;
     }
     if (cpuWriteMsr(cpu, msr, lo, hi)) return true;
