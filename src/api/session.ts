@@ -14,6 +14,7 @@ import type { ByteSink } from '../devices/device.js';
 import { ExitKind, type VmExit } from '../machine/exit.js';
 import { digestParts, hashString } from '../machine/digest.js';
 import type { PersonalityName } from '../hypervisors/index.js';
+import { scheduleMigration, type MigrationPlan } from '../machine/migration.js';
 
 /** The parts of a run configuration that shape the machine (`hvsim run`'s RunConfig has them all). */
 export interface MachineSetup {
@@ -27,6 +28,8 @@ export interface MachineSetup {
   rtcTime: number;
   append: string;
   kv: readonly { key: string; value: string; readOnly?: boolean }[];
+  /** Simulated migrations (pause and/or TSC frequency change at a virtual time). */
+  migrations?: readonly MigrationPlan[];
 }
 
 export interface SessionImages {
@@ -59,6 +62,7 @@ export function createSession(setup: MachineSetup, images: SessionImages, sinks:
   });
   const machine = vmm.machine(id);
   bootKernel(machine, { bytes: images.kernel, name: images.kernelName, append: setup.append, modules: images.modules });
+  for (const plan of setup.migrations ?? []) scheduleMigration(machine, plan);
   return { vmm, id, machine, devices: vmm.devices(id) };
 }
 

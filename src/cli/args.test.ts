@@ -654,6 +654,16 @@ describe('long options', () => {
     expect(errorOf(['--max-insns', v, 'vm'])).toBe(`--max-insns ${v.includes(' ') ? JSON.stringify(v) : v}: ${what}`);
   });
 
+  it.each([
+    ['5M', 'give tsc=KHZ, pause=NS or both'],
+    ['x,pause=1', 'AT: expected an integer with an optional k, M or G suffix'],
+    ['1,tsc=999', 'tsc: a frequency in kHz, 1000-100000000'],
+    ['1,speed=2', 'unknown setting speed (expected tsc=KHZ or pause=NS)'],
+    ['1,pause=-1', 'pause: expected an integer with an optional k, M or G suffix'],
+  ])('--migrate %j', (v, what) => {
+    expect(errorOf(['--migrate', v, 'vm'])).toBe(`--migrate ${v}: ${what}`);
+  });
+
   it('--kv is repeatable; a repeated key keeps its place and takes the last value', () => {
     const cfg = parseRunArgs(['--kv', 'a=1', '--kv', 'b=x=y', '--kv', 'c=', '--kv=a=3', 'vm']);
     expect(cfg.kv).toEqual([
@@ -754,6 +764,8 @@ describe('everything at once', () => {
       '--record', 'run.hvt',
       '--record-images', 'hash',
       '--digest-every', '10M',
+      '--migrate', '5M,tsc=2400000,pause=1k',
+      '--migrate', '6M,pause=2',
       '--kv', 'guestinfo.a=1',
       '--kv-ro', 'guestinfo.b=2',
       '--rtc-time', '2024-01-01',
@@ -796,6 +808,10 @@ describe('everything at once', () => {
       record: 'run.hvt',
       recordImages: 'hash',
       digestEvery: 10_000_000,
+      migrations: [
+        { atInsn: 5_000_000, tscKHz: 2_400_000, pauseNs: 1000 },
+        { atInsn: 6_000_000, pauseNs: 2 },
+      ],
       kv: [{ key: 'guestinfo.a', value: '1' }, { key: 'guestinfo.b', value: '2', readOnly: true }],
       rtcTime: 1_704_067_200,
       quiet: true,

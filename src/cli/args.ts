@@ -110,6 +110,15 @@ export interface KeyValue {
   readOnly?: boolean;
 }
 
+export interface MigrationConfig {
+  /** Virtual time (instructions, idle included) at which it happens. */
+  atInsn: number;
+  /** The TSC frequency afterwards, in kHz. */
+  tscKHz?: number;
+  /** Virtual nanoseconds the VM stays paused. */
+  pauseNs?: number;
+}
+
 export interface RunConfig {
   /** Set when help was asked for; parsing stopped there and the other fields are defaults. */
   help: HelpTopic | null;
@@ -166,6 +175,8 @@ export interface RunConfig {
   recordImages: 'embed' | 'hash';
   /** --digest-every N: a state digest in the trace every N instructions (0: only at the end). */
   digestEvery: number;
+  /** --migrate AT[,tsc=KHZ][,pause=NS] (repeatable): simulated migrations, in order given. */
+  migrations: MigrationConfig[];
   /** --kv key=value (repeatable; a repeated key keeps its first position and takes the last value). */
   kv: KeyValue[];
   /** --rtc-time: the RTC's wall-clock time at power-on, in UNIX seconds (UTC). */
@@ -219,6 +230,7 @@ export function defaultRunConfig(): RunConfig {
     maxInsns: null,
     record: null,
     recordImages: 'embed',
+    migrations: [],
     digestEvery: DEFAULT_DIGEST_EVERY,
     kv: [],
     rtcTime: DEFAULT_RTC_TIME,
@@ -551,6 +563,29 @@ export function parseRtcTime(value: string): number {
   return daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
 }
 
+function parseMigration(v: string): MigrationConfig {
+  const [at, ...rest] = v.split(',');
+  const count = (what: string, text: string): number => {
+    const n = parseDecimalCount(text);
+    if (n === null || n > SAFE_MAX) fail('--migrate', v, `${what}: expected an integer with an optional k, M or G suffix`);
+    return Number(n);
+  };
+  const m: MigrationConfig = { atInsn: count('AT', at) };
+  for (const kv of rest) {
+    const eq = kv.indexOf('=');
+    const key = eq < 0 ? kv : kv.slice(0, eq);
+    const val = eq < 0 ? '' : kv.slice(eq + 1);
+    if (key === 'tsc') {
+      const khz = count('tsc', val);
+      if (khz < 1000 || khz > 100_000_000) fail('--migrate', v, 'tsc: a frequency in kHz, 1000-100000000');
+      m.tscKHz = khz;
+    } else if (key === 'pause') m.pauseNs = count('pause', val);
+    else fail('--migrate', v, `unknown setting ${show(key)} (expected tsc=KHZ or pause=NS)`);
+  }
+  if (m.tscKHz === undefined && m.pauseNs === undefined) fail('--migrate', v, 'give tsc=KHZ, pause=NS or both');
+  return m;
+}
+
 function parseKv(option: string, v: string, st: ParseState, readOnly: boolean): void {
   const eq = v.indexOf('=');
   if (eq < 0) fail(option, v, 'expected key=value');
@@ -596,6 +631,7 @@ const LONG_OPTIONS: Readonly<Record<string, LongOption>> = {
       c.digestEvery = Number(n);
     },
   },
+  migrate: { value: 'AT[,tsc=KHZ][,pause=NS]', apply: (c, v) => void c.migrations.push(parseMigration(v)) },
   'rtc-time': { value: 'TIME', apply: (c, v) => void (c.rtcTime = parseRtcTime(v)) },
   quiet: { value: null, apply: (c) => void (c.quiet = true) },
   help: { value: null, apply: (c) => void (c.help = 'usage') },
@@ -775,6 +811,10 @@ hvsim:
                             replays anywhere) or only their SHA-256 (hash).
   --digest-every N          a state digest in the trace every N instructions (0: only
                             at the end). Default: ${DEFAULT_DIGEST_EVERY / 1e6}M.
+  --migrate AT[,tsc=KHZ][,pause=NS]
+                            simulate a migration at virtual time AT (instructions): a
+                            pause of NS virtual ns and/or a new TSC frequency; the
+                            paravirtual clocks are updated by their protocols (repeatable).
   --kv KEY=VALUE            an entry for the hypervisor's information store (repeatable).
   --kv-ro KEY=VALUE         the same, read-only for the guest.
   --rtc-time TIME           RTC time at power-on: UNIX seconds, or UTC as YYYY-MM-DD or

@@ -405,7 +405,7 @@ export class HypervPersonality implements HypervisorPersonality {
    */
   hypercall(regs: HypercallRegs): boolean {
     const host = this.host;
-    if (host === null || !this.hypercallEnabled || regs.cpl !== 0) return false;
+    if (host === null || !this.hypercallEnabled || regs.cpl !== 0 || regs.protectedMode === false) return false;
     dispatchHypercall(regs, { mem: host.mem, privilegesHi: this.privilegesHi, connections: this.connections, vcpu: regs.vcpu });
     return true;
   }

@@ -17,8 +17,10 @@ export interface GuestRegs {
   lo: Int32Array;
   hi: Int32Array;
   cpl: number;
-  /** 64-bit mode (the ABI passes arguments in different registers in 32-bit guests). */
+  /** 64-bit mode: EFER.LMA and CS.L (the ABIs pass arguments in other registers in 32-bit and compatibility mode). */
   long: boolean;
+  /** CR0.PE (hypercalls from real mode are #UD on Hyper-V); absent means protected. */
+  protectedMode?: boolean;
 }
 
 /** Registers a hypercall sees and answers. */

@@ -287,7 +287,7 @@ export class Machine implements CpuHost {
   }
 
   private guestRegs(cpu: Cpu): GuestRegs {
-    return { vcpu: cpu.id, lo: cpu.lo, hi: cpu.hi, cpl: cpu.cpl, long: cpu.long };
+    return { vcpu: cpu.id, lo: cpu.lo, hi: cpu.hi, cpl: cpu.cpl, long: cpu.long && cpu.codeSize === 3, protectedMode: cpu.protectedMode };
   }
 
   private takeAnswer(vcpu: number, kind: ExitKind): VmExit | null {
@@ -375,7 +375,7 @@ export class Machine implements CpuHost {
       }
     }
     this.syncClock(cpu);
-    const regs = { vcpu: cpu.id, lo: cpu.lo, hi: cpu.hi, insn, cpl: cpu.cpl, long: cpu.long };
+    const regs = { vcpu: cpu.id, lo: cpu.lo, hi: cpu.hi, insn, cpl: cpu.cpl, long: cpu.long && cpu.codeSize === 3, protectedMode: cpu.protectedMode };
     let handled = false;
     for (const p of this.config.personalities) {
       if (p.hypercall?.(regs)) {

@@ -119,6 +119,20 @@ describe('record then replay is identical', () => {
     });
   }
 
+  it('a run with simulated migrations (kvmclock guest) replays identically: the plan is in the header', async () => {
+    const { trace, status } = await record('migrate', ['--hypervisor', 'kvm', '--kernel', guest('kvmclock'), '--migrate', '300k,tsc=2400000,pause=5000000', '--migrate', '600k,pause=1G']);
+    expect(status).toBe(1); // the guest saw its clock stay monotonic through both
+    const { reader, events } = await readAll(trace);
+    expect((reader.header.config as { migrations: unknown[] }).migrations).toEqual([
+      { atInsn: 300_000, tscKHz: 2_400_000, pauseNs: 5_000_000 },
+      { atInsn: 600_000, pauseNs: 1_000_000_000 },
+    ]);
+    reader.close();
+    const r = await replayTrace(trace);
+    expect(r.identical).toBe(true);
+    expect(r.events).toBe(events.length);
+  });
+
   it('standalone mode answers port reads from the trace and is identical too', async () => {
     const { trace } = await record('interrupts-standalone', ['--kernel', guest('sys-interrupts')]);
     const r = await replay(['--mode', 'standalone', trace]);
