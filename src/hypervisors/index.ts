@@ -1,12 +1,7 @@
 // The hypervisor personalities by name, in the order the user stacks them.
 //
-// Still to be wired by the machine (issue 4), per personality:
-// - pass createPersonalities(names, { tscKHz, apicKHz, vcpus }) the machine's clock/APIC figures;
-// - pass the asking vCPU as the last argument of cpuid/rdmsr/wrmsr (Xen leaf base+4 EBX, Hyper-V
-//   VP_INDEX and SynIC, KVM system-time MSRs are per vCPU; omitted means vCPU 0);
-// - guest-memory writes behind the PENDING hooks: KvmClockMsrs.hooks (kvmclock / wall clock),
-//   HypervPersonality (hypercall page, reference TSC page, SynIC pages; refTime100ns clock input),
-//   XenPersonality.hypercallPage (stub page), and the hypercall/backdoor handlers.
+// Each personality gets the machine's TSC frequency and vCPU count here, and the machine's
+// HypervisorHost (guest memory, virtual clock, KV store) through attach() before the guest runs.
 
 import type { HypervisorPersonality } from './personality.js';
 import { KvmPersonality } from './kvm.js';

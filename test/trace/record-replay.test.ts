@@ -133,6 +133,20 @@ describe('record then replay is identical', () => {
     expect(r.events).toBe(events.length);
   });
 
+  it('information-store writes (VMware guestinfo) are trace events and reported at the end of the run', async () => {
+    const kv = ['--kv', 'guestinfo.seeded=hello from the host', '--kv-ro', 'guestinfo.locked=set by the host', '--kv', `guestinfo.long=${'x'.repeat(300)}`];
+    const trace = join(tmp, 'kv.zst');
+    const r = await run(['-m', '32M', '--hypervisor', 'vmware', ...kv, '--kernel', guest('vmware-guestinfo'), '--record', trace, '-l', 'com1,/dev/null', 'vm']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('hvsim: the guest set guestinfo.written="written by the guest"\n');
+    expect(r.stderr).not.toContain('guestinfo.locked=');
+    const { reader, events } = await readAll(trace);
+    reader.close();
+    const writes = events.filter((e) => e.kind === 'kv-write');
+    expect(writes.map((e) => (e.kind === 'kv-write' ? [e.key, e.value] : []))).toEqual([['guestinfo.written', 'written by the guest']]);
+    expect((await replayTrace(trace)).identical).toBe(true);
+  });
+
   it('standalone mode answers port reads from the trace and is identical too', async () => {
     const { trace } = await record('interrupts-standalone', ['--kernel', guest('sys-interrupts')]);
     const r = await replay(['--mode', 'standalone', trace]);
