@@ -100,6 +100,15 @@ export class Machine implements CpuHost {
     }
     // MMIO devices see the clock at the exact icount of the access (the running vCPU's).
     this.mem.mmioHook = () => this.syncClock(this.cpus[this.running]);
+    this.mem.mmioTap = (write, pa, size, value) => {
+      const o = this.observer;
+      if (o === null) return value;
+      const cpu = this.cpus[this.running];
+      const v = size === 4 ? value >>> 0 : value;
+      if (!write) return o.mmioRead(cpu.id, cpu.insns, pa, size, v);
+      o.mmioWrite(cpu.id, cpu.insns, pa, size, v);
+      return value;
+    };
   }
 
   /** The vCPU inside run() (MMIO accesses are charged to it). */

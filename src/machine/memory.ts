@@ -35,6 +35,8 @@ export class GuestMemory {
   codeWriteHook: CodeWriteHook | null = null;
   /** Called before any MMIO access, so the machine can bring the clock to the exact icount. */
   mmioHook: (() => void) | null = null;
+  /** Sees every MMIO access (the machine's recorder): for a read, returns the value the guest gets. */
+  mmioTap: ((write: boolean, pa: number, size: number, value: number) => number) | null = null;
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size <= 0 || size % 4096 !== 0) {
@@ -97,7 +99,8 @@ export class GuestMemory {
     const r = this.findMmio(pa);
     if (r !== null) {
       this.mmioHook?.();
-      return r.handler.mmioRead(pa - r.base, size);
+      const v = r.handler.mmioRead(pa - r.base, size);
+      return this.mmioTap === null ? v : this.mmioTap(false, pa, size, v);
     }
     if (pa + size <= this.size) return this.ramRead(pa, size);
     // Unbacked physical memory reads as all ones, writes are dropped (PC behaviour).
@@ -109,6 +112,7 @@ export class GuestMemory {
     const r = this.mmio.length === 0 ? null : this.findMmio(pa);
     if (r !== null) {
       this.mmioHook?.();
+      this.mmioTap?.(true, pa, size, value);
       r.handler.mmioWrite(pa - r.base, size, value);
       return;
     }

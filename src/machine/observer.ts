@@ -18,6 +18,9 @@ export interface MachineObserver {
    */
   ioRead(vcpu: number, icount: number, port: number, size: number, value: number): number;
   ioWrite(vcpu: number, icount: number, port: number, size: number, value: number): void;
+  /** An MMIO read (as ioRead: returns what the guest gets) and write. */
+  mmioRead(vcpu: number, icount: number, gpa: number, size: number, value: number): number;
+  mmioWrite(vcpu: number, icount: number, gpa: number, size: number, value: number): void;
   cpuid(vcpu: number, icount: number, leaf: number, subleaf: number, result: Int32Array): void;
   /** An MSR access: value as read (answered) or written; `gp` when the guest got #GP. */
   msr(vcpu: number, icount: number, write: boolean, msr: number, lo: number, hi: number, gp: boolean): void;

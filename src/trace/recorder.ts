@@ -49,6 +49,15 @@ export class EventShaper implements MachineObserver {
     this.sink({ vcpu, icount, kind: 'io', port, size: size as 1 | 2 | 4, write: true, value });
   }
 
+  mmioRead(vcpu: number, icount: number, gpa: number, size: number, value: number): number {
+    this.sink({ vcpu, icount, kind: 'mmio', gpa, size: size as 1 | 2 | 4 | 8, write: false, value });
+    return value;
+  }
+
+  mmioWrite(vcpu: number, icount: number, gpa: number, size: number, value: number): void {
+    this.sink({ vcpu, icount, kind: 'mmio', gpa, size: size as 1 | 2 | 4 | 8, write: true, value });
+  }
+
   cpuid(vcpu: number, icount: number, leaf: number, subleaf: number, r: Int32Array): void {
     this.sink({ vcpu, icount, kind: 'cpuid', leaf, subleaf, result: [r[0] >>> 0, r[1] >>> 0, r[2] >>> 0, r[3] >>> 0] });
   }

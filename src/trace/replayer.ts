@@ -3,7 +3,7 @@
 //
 // Two modes (docs/trace-format.md, "Replay"):
 //  - verify: devices run for real; every produced event must equal the recorded one.
-//  - standalone: port reads are answered from the trace (so a device model that changed, or
+//  - standalone: port and MMIO reads are answered from the trace (so a device model that changed, or
 //    a host input that is not available, does not derail the run); everything else is still
 //    compared.
 
@@ -82,5 +82,13 @@ export class TraceVerifier extends EventShaper {
       if (e !== null && e.kind === 'io' && !e.write && e.port === port && e.size === size && e.vcpu === vcpu && e.icount === icount) value = e.value;
     }
     return super.ioRead(vcpu, icount, port, size, value);
+  }
+
+  override mmioRead(vcpu: number, icount: number, gpa: number, size: number, value: number): number {
+    if (this.mode === 'standalone') {
+      const e = this.peek();
+      if (e !== null && e.kind === 'mmio' && !e.write && e.gpa === gpa && e.size === size && e.vcpu === vcpu && e.icount === icount) value = e.value;
+    }
+    return super.mmioRead(vcpu, icount, gpa, size, value);
   }
 }

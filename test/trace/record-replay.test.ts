@@ -119,6 +119,30 @@ describe('record then replay is identical', () => {
     });
   }
 
+  // The hypervisor fixtures, each under its personality: clock structures written into guest
+  // memory, hypercalls, the VMware backdoor, XenStore over MMIO and the information store.
+  const PERSONALITY_FIXTURES: Array<[string, string[]]> = [
+    ['pvbus-scan', ['--hypervisor', 'hyperv,kvm']],
+    ['kvmclock', ['--hypervisor', 'kvm']],
+    ['kvmclock', ['--hypervisor', 'vmm']],
+    ['hyperv-clock', ['--hypervisor', 'hyperv']],
+    ['xen-guest', ['--hypervisor', 'xen', '--kv', 'vm-data/foo=bar', '--kv-ro', 'vm-data/ro=fixed']],
+    ['vmware-guestinfo', ['--hypervisor', 'vmware', '--kv', 'guestinfo.seeded=hello from the host', '--kv-ro', 'guestinfo.locked=set by the host', '--kv', `guestinfo.long=${'x'.repeat(300)}`]],
+  ];
+  for (const [name, extra] of PERSONALITY_FIXTURES) {
+    it(`${name} under ${extra[1]}`, async () => {
+      const { trace, status } = await record(`${name}-${extra[1]}`, ['--kernel', guest(name), '--digest-every', '200k', ...extra]);
+      expect(status).toBe(1); // every check of the fixture passed
+      const { reader, events } = await readAll(trace);
+      reader.close();
+      const r = await replayTrace(trace);
+      expect(r.divergence).toBeNull();
+      expect(r.events).toBe(events.length);
+      if (name === 'xen-guest') expect(events.some((e) => e.kind === 'mmio')).toBe(true); // the XenStore window
+      if (name !== 'pvbus-scan') expect(events.some((e) => e.kind === 'wrmsr' || e.kind === 'hypercall' || e.kind === 'io')).toBe(true);
+    });
+  }
+
   it('a run with simulated migrations (kvmclock guest) replays identically: the plan is in the header', async () => {
     const { trace, status } = await record('migrate', ['--hypervisor', 'kvm', '--kernel', guest('kvmclock'), '--migrate', '300k,tsc=2400000,pause=5000000', '--migrate', '600k,pause=1G']);
     expect(status).toBe(1); // the guest saw its clock stay monotonic through both
