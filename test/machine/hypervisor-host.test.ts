@@ -1,0 +1,72 @@
+// The machine services personalities get through HypervisorHost: the fault-free page walk
+// for hypercall arguments (SDM vol. 3A 4.5: 4-level paging), the vCPU's 64-bit mode, and
+// ending the run. A probe personality captures the host the machine attaches.
+
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/machine/machine.js';
+import { ExitKind } from '../../src/machine/exit.js';
+import type { HypervisorHost, HypervisorPersonality } from '../../src/hypervisors/personality.js';
+
+class Probe implements HypervisorPersonality {
+  readonly name = 'probe';
+  host: HypervisorHost | null = null;
+  attach(h: HypervisorHost): void {
+    this.host = h;
+  }
+  cpuid(): boolean {
+    return false;
+  }
+}
+
+const P = 1; // present
+const RW = 2;
+
+/** A machine in 64-bit mode whose page tables map one 4 KiB page: LINEAR -> 0x200000. */
+function longModeMachine(): { m: Machine; host: HypervisorHost } {
+  const probe = new Probe();
+  const m = new Machine({ memoryBytes: 4 << 20, vcpus: 1, unhandledIo: 'ignore', ignoreUnknownMsrs: false, exitOnPause: false, personalities: [probe] });
+  // PML4 at 0x10000, PDPT 0x11000, PD 0x12000, PT 0x13000. LINEAR = 0xffff8000_00400000:
+  // PML4 index 256, PDPT 0, PD 2, PT 0.
+  m.mem.write64(0x10000 + 256 * 8, 0x11000 | P | RW, 0);
+  m.mem.write64(0x11000, 0x12000 | P | RW, 0);
+  m.mem.write64(0x12000 + 2 * 8, 0x13000 | P | RW, 0);
+  m.mem.write64(0x13000, 0x200000 | P, 0); // read-only page
+  const c = m.cpus[0];
+  c.cr2Lo = 0x1234;
+  c.cr2Hi = 0;
+  return { m, host: probe.host! };
+}
+
+function enterLongMode(m: Machine): void {
+  const c = m.cpus[0];
+  c.cr3Lo = 0x10000;
+  c.cr4 |= 1 << 5; // PAE
+  c.efer |= (1 << 8) | (1 << 10); // LME, LMA
+  c.cr0 |= 1 | (1 << 16) | (1 << 31); // PE, WP (supervisor writes honour read-only pages), PG
+  c.segAttr[1] = 0xa09b; // CS: present, code, L=1 (index 1 is CS, SDM segment register order)
+  c.updateMode();
+}
+
+describe('HypervisorHost', () => {
+  it('linearToPhysical walks the page tables; an unmapped or read-only-for-write address is null and CR2 is untouched', () => {
+    const { m, host } = longModeMachine();
+    enterLongMode(m);
+    const c = m.cpus[0];
+    expect(c.pagingMode).toBe(4);
+    expect(host.linearToPhysical!(0, 0x00400123, 0xffff8000 | 0, false)).toBe(0x200123);
+    expect(host.linearToPhysical!(0, 0x00401000, 0xffff8000 | 0, false)).toBeNull(); // PT entry 1 absent
+    expect(host.linearToPhysical!(0, 0x00400000, 0x00008000, false)).toBeNull(); // non-canonical
+    expect(host.linearToPhysical!(0, 0x00400000, 0xffff8000 | 0, true)).toBeNull(); // a write to a read-only page with CR0.WP=1 (SDM 4.6)
+    expect(c.cr2Lo).toBe(0x1234);
+    expect(host.vcpuLongMode!(0)).toBe(true);
+  });
+
+  it('powerOff and reset end the run after the current instruction', () => {
+    const { m, host } = longModeMachine();
+    host.powerOff!();
+    expect(m.run(0, 1000).kind).toBe(ExitKind.PowerOff);
+    host.reset!();
+    expect(m.run(0, 1000).kind).toBe(ExitKind.Reset);
+    expect(host.vcpuLongMode!(0)).toBe(false);
+  });
+});
