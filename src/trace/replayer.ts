@@ -11,7 +11,7 @@ import { ExitKind } from '../machine/exit.js';
 import type { Machine } from '../machine/machine.js';
 import type { TraceEvent } from './encoding.js';
 import { EventShaper } from './recorder.js';
-import { differingFields } from './compare.js';
+import { differingFields, sameEvent } from './compare.js';
 
 export type ReplayMode = 'verify' | 'standalone';
 
@@ -57,8 +57,8 @@ export class TraceVerifier extends EventShaper {
   check(actual: TraceEvent): boolean {
     if (this.divergence !== null) return false;
     const expected = this.peek();
-    const fields = expected === null ? [] : differingFields(expected, actual);
-    if (expected === null || fields.length > 0) {
+    if (expected === null || !sameEvent(expected, actual)) {
+      const fields = expected === null ? [] : differingFields(expected, actual);
       this.divergence = { event: this.eventNumber, expected, actual, fields, lastDigest: this.lastDigest };
       this.machine.stopWith({ kind: ExitKind.InternalError, message: 'replay diverged' });
       return false;
