@@ -15,8 +15,10 @@
 // Trace size: file bytes and raw (decompressed record stream) bytes, per million guest
 // instructions and per event.
 // Memory: bench-io recorded then replayed for N and 4N iterations, each in a fresh child
-// process; RSS (process.memoryUsage.rss()) sampled every SAMPLE_EVENTS trace events, reported
-// at 10%, 50% and 100% of the run, plus the kernel's peak (resourceUsage().maxRSS).
+// process; RSS (process.memoryUsage.rss()) sampled every SAMPLE_EVENTS events (observer calls
+// while recording, events read while replaying; the counting costs a little, so these runs'
+// times are not the overhead figures), reported at 10%, 50% and 100% of the run, plus the
+// kernel's peak (resourceUsage().maxRSS).
 //
 // Results go to stdout as tables and to JSON at $HVSIM_BENCH_OUT (default
 // /tmp/hvsim-trace-bench-<UTC date>.json). `npm run build` first: this imports dist/.
@@ -71,6 +73,31 @@ function timed(fn) {
   return { out, wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: (cpu.user + cpu.system) / 1e6 };
 }
 
+/**
+ * The observer with every call counted (all MachineObserver methods take vCPU, icount first),
+ * for the memory runs' RSS sampling; whatever path the recorder takes to the writer.
+ */
+function counted(observer, onEvent) {
+  let n = 0;
+  const wrapped = new Map();
+  return new Proxy(observer, {
+    get(target, key) {
+      const v = target[key];
+      if (typeof v !== 'function') return v;
+      let w = wrapped.get(key);
+      if (w === undefined) {
+        w = (...a) => {
+          const r = v.apply(target, a);
+          onEvent(++n, a[1]);
+          return r;
+        };
+        wrapped.set(key, w);
+      }
+      return w;
+    },
+  });
+}
+
 /** One run as `hvsim run [--record PATH]` does it (src/cli/run.ts), serial captured. */
 function runOnce(name, iters, { record = null, digestEvery = DEFAULT_DIGEST_EVERY, onEvent = null } = {}) {
   const extra = record === null ? [] : ['--record', record, '--digest-every', String(digestEvery)];
@@ -83,14 +110,7 @@ function runOnce(name, iters, { record = null, digestEvery = DEFAULT_DIGEST_EVER
   if (record !== null) {
     writer = TraceWriter.createSync(record, traceHeader(cfg, argv), images.trace);
     const recorder = new TraceRecorder(writer);
-    if (onEvent !== null) {
-      const append = writer.append.bind(writer);
-      writer.append = (e) => {
-        append(e);
-        onEvent(writer.eventCount, e.icount);
-      };
-    }
-    session.machine.observer = recorder;
+    session.machine.observer = onEvent === null ? recorder : counted(recorder, onEvent);
   }
   const exit = driveSession(session, {
     maxInsns: cfg.maxInsns,
