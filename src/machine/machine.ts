@@ -310,7 +310,7 @@ export class Machine implements CpuHost {
   // CpuHost: CPUID, MSRs, hypercalls
   // ---------------------------------------------------------------------------------------
 
-  cpuid(cpu: Cpu, leaf: number, subleaf: number, out: Int32Array): void {
+  cpuid(cpu: Cpu, leaf: number, subleaf: number, out: Int32Array, internal = false): void {
     if (leaf >= 0x40000000 && leaf <= 0x4fffffff) {
       out[0] = out[1] = out[2] = out[3] = 0;
       const idx = (leaf - 0x40000000) >>> 8;
@@ -319,7 +319,7 @@ export class Machine implements CpuHost {
     } else {
       this.cpuidModel.leaf(leaf, subleaf, cpu.id, out);
     }
-    this.observer?.cpuid(cpu.id, cpu.insns, leaf >>> 0, subleaf >>> 0, out);
+    if (!internal) this.observer?.cpuid(cpu.id, cpu.insns, leaf >>> 0, subleaf >>> 0, out);
   }
 
   rdmsr(cpu: Cpu, msr: number, out: Int32Array): boolean {

@@ -21,7 +21,10 @@ import {
   ByteReader,
   ByteWriter,
   decodeEventBody,
+  encodeCpuid,
   encodeEvent,
+  encodeIo,
+  encodeMsr,
   isEventTag,
   MAX_ICOUNT,
   readTag,
@@ -268,6 +271,35 @@ export class TraceWriter {
     if (e.kind === 'end') throw new TypeError('trace: the end event is written by close()');
     if (this.w.pos === 0) this.startFrame();
     encodeEvent(this.w, this.st, e);
+    this.events++;
+    if (this.w.pos >= this.frameBytes) this.flush(false);
+  }
+
+  // The recorder's hot path: the same records as append() of the io/cpuid/msr event, without
+  // building the event (the machine's values need no validation; see encodeIo).
+
+  appendIo(vcpu: number, icount: number, port: number, size: number, write: boolean, value: number): void {
+    if (this.closed) throw new Error(`trace ${this.path}: append after close`);
+    if (this.w.pos === 0) this.startFrame();
+    encodeIo(this.w, this.st, vcpu, icount, port, size, write, value);
+    this.appended();
+  }
+
+  appendCpuid(vcpu: number, icount: number, leaf: number, subleaf: number, r: Int32Array): void {
+    if (this.closed) throw new Error(`trace ${this.path}: append after close`);
+    if (this.w.pos === 0) this.startFrame();
+    encodeCpuid(this.w, this.st, vcpu, icount, leaf, subleaf, r[0], r[1], r[2], r[3]);
+    this.appended();
+  }
+
+  appendMsr(vcpu: number, icount: number, write: boolean, msr: number, lo: number, hi: number, gp: boolean): void {
+    if (this.closed) throw new Error(`trace ${this.path}: append after close`);
+    if (this.w.pos === 0) this.startFrame();
+    encodeMsr(this.w, this.st, vcpu, icount, write, msr, lo, hi, gp);
+    this.appended();
+  }
+
+  private appended(): void {
     this.events++;
     if (this.w.pos >= this.frameBytes) this.flush(false);
   }
@@ -522,39 +554,23 @@ export class TraceReader {
    * starts at a frame (see frameForEvent / frameForIcount); `fromEvent` skips events before it.
    */
   *events(opts: { fromFrame?: number; fromEvent?: number } = {}): Generator<TraceEvent, void, void> {
+    const c = this.cursor(opts);
+    for (let e = c.next(); e !== null; e = c.next()) yield e;
+  }
+
+  /**
+   * The events in order, pulled one at a time (null after the last): what events() yields,
+   * without a generator step per event (the replayer pulls millions).
+   */
+  cursor(opts: { fromFrame?: number; fromEvent?: number } = {}): EventCursor {
     const fromEvent = opts.fromEvent ?? 0;
     const start = opts.fromFrame ?? (fromEvent > 0 ? this.frameForEvent(fromEvent) : 1);
-    let ended = false;
-    for (let i = Math.max(1, start); i < this.frames.length; i++) {
-      const f = this.frames[i];
-      if (f.eventCount === 0) continue;
-      if (ended) this.fail('corrupt', `frame ${i} follows the frame holding the end event`);
-      const content = this.frameContent(i);
-      const where = `${basename(this.path)}: frame ${i}`;
-      const r = new ByteReader(content, 0, content.length, where);
-      const sync = readSync_(r, i);
-      const st = new StampState(sync.icounts);
-      if (sync.firstEvent !== f.firstEvent) r.corrupt(`sync record says first event ${sync.firstEvent}, the index ${f.firstEvent}`);
-      let n = sync.firstEvent;
-      for (;;) {
-        const [kind, vcpu] = readTag(r);
-        if (ended && kind !== Tag.FrameEnd) r.corrupt('records after the end event');
-        if (kind === Tag.FrameEnd) {
-          if (r.u32le() !== n - sync.firstEvent) r.corrupt('frame-end event count differs from the events in the frame');
-          break;
-        }
-        if (kind === Tag.ImageChunk) {
-          r.varint();
-          r.blob(IMAGE_CHUNK);
-          continue;
-        }
-        if (!isEventTag(kind)) r.corrupt(`unexpected record tag ${kind}`);
-        const e = decodeEventBody(r, st, kind, vcpu);
-        if (kind === Tag.End) ended = true;
-        if (n >= fromEvent) yield e;
-        n++;
-      }
-    }
+    return new EventCursor(this, Math.max(1, start), fromEvent);
+  }
+
+  /** @internal: for EventCursor. */
+  failCorrupt(msg: string): never {
+    this.fail('corrupt', msg);
   }
 
   /** The bytes of embedded image `index` (checked against its SHA-256). */
@@ -591,6 +607,69 @@ export class TraceReader {
     if (this.fd !== null) {
       closeSync(this.fd);
       this.fd = null;
+    }
+  }
+}
+
+/** Pulls events frame by frame (TraceReader.cursor). */
+export class EventCursor {
+  private frame: number;
+  private r: ByteReader | null = null;
+  private st = new StampState();
+  private n = 0;
+  private first = 0;
+  private ended = false;
+
+  constructor(
+    private readonly reader: TraceReader,
+    startFrame: number,
+    private readonly fromEvent: number,
+  ) {
+    this.frame = startFrame;
+  }
+
+  /** The next event, or null after the last. Throws TraceFormatError for bad bytes. */
+  next(): TraceEvent | null {
+    for (;;) {
+      let r = this.r;
+      if (r === null) {
+        const frames = this.reader.frames;
+        while (this.frame < frames.length && frames[this.frame].eventCount === 0) this.frame++;
+        if (this.frame >= frames.length) return null;
+        const i = this.frame;
+        const f = frames[i];
+        if (this.ended) this.reader.failCorrupt(`frame ${i} follows the frame holding the end event`);
+        const content = this.reader.frameContent(i);
+        r = new ByteReader(content, 0, content.length, `${basename(this.reader.path)}: frame ${i}`);
+        const sync = readSync_(r, i);
+        if (sync.firstEvent !== f.firstEvent) r.corrupt(`sync record says first event ${sync.firstEvent}, the index ${f.firstEvent}`);
+        this.st = new StampState(sync.icounts);
+        this.n = this.first = sync.firstEvent;
+        this.r = r;
+      }
+      const t = r.u8();
+      const kind = t & 0x1f;
+      let vcpu = t >>> 5;
+      if (vcpu === 7) {
+        vcpu = 7 + r.varint();
+        if (vcpu > 0xffff) r.corrupt(`vCPU ${vcpu} above 65535`);
+      }
+      if (this.ended && kind !== Tag.FrameEnd) r.corrupt('records after the end event');
+      if (kind === Tag.FrameEnd) {
+        if (r.u32le() !== this.n - this.first) r.corrupt('frame-end event count differs from the events in the frame');
+        this.r = null;
+        this.frame++;
+        continue;
+      }
+      if (kind === Tag.ImageChunk) {
+        r.varint();
+        r.blob(IMAGE_CHUNK);
+        continue;
+      }
+      if (!isEventTag(kind)) r.corrupt(`unexpected record tag ${kind}`);
+      const e = decodeEventBody(r, this.st, kind, vcpu);
+      if (kind === Tag.End) this.ended = true;
+      if (this.n++ >= this.fromEvent) return e;
     }
   }
 }

@@ -345,11 +345,8 @@ export function encodeEvent(w: ByteWriter, st: StampState, e: TraceEvent): void 
       if (code < 0 || code > 2) bad(e, `size ${e.size} is not 1, 2 or 4`);
       if (!(isU32(e.port) && e.port <= 0xffff)) bad(e, `port ${e.port} is not a u16`);
       if (!isU32(e.value)) bad(e, `value ${e.value} is not a u32`);
-      stamp(w, Tag.Io, vcpu, delta);
-      w.u8((code << 1) | (e.write ? 1 : 0));
-      w.varint(e.port);
-      w.varint(e.value);
-      break;
+      encodeIo(w, st, vcpu, icount, e.port, e.size, e.write, e.value);
+      return;
     }
     case 'mmio': {
       const code = sizeCode(e.size);
@@ -366,24 +363,15 @@ export function encodeEvent(w: ByteWriter, st: StampState, e: TraceEvent): void 
       const r = e.result;
       if (!isU32(e.leaf) || !isU32(e.subleaf)) bad(e, 'leaf and subleaf must be u32');
       if (!Array.isArray(r) || r.length !== 4 || !r.every(isU32)) bad(e, 'result must be four u32');
-      stamp(w, Tag.Cpuid, vcpu, delta);
-      w.varint(e.leaf);
-      w.varint(e.subleaf);
-      w.varint(r[0]);
-      w.varint(r[1]);
-      w.varint(r[2]);
-      w.varint(r[3]);
-      break;
+      encodeCpuid(w, st, vcpu, icount, e.leaf, e.subleaf, r[0], r[1], r[2], r[3]);
+      return;
     }
     case 'rdmsr':
     case 'wrmsr': {
       if (!isU32(e.msr)) bad(e, `msr ${e.msr} is not a u32`);
       checkU64(e, e.value, 'value');
-      stamp(w, e.kind === 'rdmsr' ? Tag.Rdmsr : Tag.Wrmsr, vcpu, delta);
-      w.varint(e.msr);
-      w.u64(e.value[0], e.value[1]);
-      w.u8(e.gp ? 1 : 0);
-      break;
+      encodeMsr(w, st, vcpu, icount, e.kind === 'wrmsr', e.msr, e.value[0], e.value[1], e.gp);
+      return;
     }
     case 'hypercall': {
       if (e.insn !== 'vmcall' && e.insn !== 'vmmcall') bad(e, `insn ${String(e.insn)}`);
@@ -488,6 +476,38 @@ export function encodeEvent(w: ByteWriter, st: StampState, e: TraceEvent): void 
     default:
       bad(e, 'unknown kind');
   }
+  st.last[vcpu] = icount;
+}
+
+// Hot-path encoders: the records of the most frequent exits, written without building an
+// event. The recorder calls them with values the machine produced (vCPU < 65536, icount below
+// 2^52, port a u16, size 1/2/4, u32 values), so they do not validate; encodeEvent validates
+// and then calls them, so both give the same bytes.
+
+export function encodeIo(w: ByteWriter, st: StampState, vcpu: number, icount: number, port: number, size: number, write: boolean, value: number): void {
+  stamp(w, Tag.Io, vcpu, icount - (st.last[vcpu] ?? 0));
+  w.u8(((size === 1 ? 0 : size === 2 ? 1 : 2) << 1) | (write ? 1 : 0));
+  w.varint(port);
+  w.varint(value >>> 0);
+  st.last[vcpu] = icount;
+}
+
+export function encodeCpuid(w: ByteWriter, st: StampState, vcpu: number, icount: number, leaf: number, subleaf: number, a: number, b: number, c: number, d: number): void {
+  stamp(w, Tag.Cpuid, vcpu, icount - (st.last[vcpu] ?? 0));
+  w.varint(leaf >>> 0);
+  w.varint(subleaf >>> 0);
+  w.varint(a >>> 0);
+  w.varint(b >>> 0);
+  w.varint(c >>> 0);
+  w.varint(d >>> 0);
+  st.last[vcpu] = icount;
+}
+
+export function encodeMsr(w: ByteWriter, st: StampState, vcpu: number, icount: number, write: boolean, msr: number, lo: number, hi: number, gp: boolean): void {
+  stamp(w, write ? Tag.Wrmsr : Tag.Rdmsr, vcpu, icount - (st.last[vcpu] ?? 0));
+  w.varint(msr >>> 0);
+  w.u64(lo, hi);
+  w.u8(gp ? 1 : 0);
   st.last[vcpu] = icount;
 }
 

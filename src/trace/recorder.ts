@@ -90,9 +90,30 @@ export class EventShaper implements MachineObserver {
   }
 }
 
-/** Appends every event of a run to a trace. */
+/**
+ * Appends every event of a run to a trace. The frequent exits (port I/O, CPUID, MSRs) go
+ * straight to the writer's encoder: building an event object for each costs more than the
+ * record itself on an exit-heavy guest (bench/trace.mjs, bench-io).
+ */
 export class TraceRecorder extends EventShaper {
   constructor(readonly writer: TraceWriter) {
     super((e) => writer.append(e));
+  }
+
+  override ioRead(vcpu: number, icount: number, port: number, size: number, value: number): number {
+    this.writer.appendIo(vcpu, icount, port, size, false, value);
+    return value;
+  }
+
+  override ioWrite(vcpu: number, icount: number, port: number, size: number, value: number): void {
+    this.writer.appendIo(vcpu, icount, port, size, true, value);
+  }
+
+  override cpuid(vcpu: number, icount: number, leaf: number, subleaf: number, r: Int32Array): void {
+    this.writer.appendCpuid(vcpu, icount, leaf, subleaf, r);
+  }
+
+  override msr(vcpu: number, icount: number, write: boolean, msr: number, lo: number, hi: number, gp: boolean): void {
+    this.writer.appendMsr(vcpu, icount, write, msr, lo, hi, gp);
   }
 }

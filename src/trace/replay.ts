@@ -205,7 +205,7 @@ export function replayReader(reader: TraceReader, opts: ReplayOptions = {}): Rep
   const mode = opts.mode ?? 'verify';
   const session: Session = createSession(setup, images, opts.console ?? {});
   const m = session.machine;
-  const verifier = new TraceVerifier(reader.events(), m, mode);
+  const verifier = new TraceVerifier(reader.cursor(), m, mode);
   m.observer = verifier;
   const lastFrame = reader.frames[reader.frames.length - 1];
   const total = lastFrame !== undefined && lastFrame.icounts.length > 0 ? lastFrame.icounts[0] : 0;

@@ -37,7 +37,8 @@ export class TraceVerifier extends EventShaper {
   private exhausted = false;
 
   constructor(
-    private readonly recorded: Iterator<TraceEvent>,
+    /** The recorded events in order, null after the last (TraceReader.cursor()). */
+    private readonly recorded: { next(): TraceEvent | null },
     private readonly machine: Machine,
     readonly mode: ReplayMode = 'verify',
   ) {
@@ -46,9 +47,8 @@ export class TraceVerifier extends EventShaper {
 
   private peek(): TraceEvent | null {
     if (this.peeked === null && !this.exhausted) {
-      const r = this.recorded.next();
-      if (r.done === true) this.exhausted = true;
-      else this.peeked = r.value;
+      this.peeked = this.recorded.next();
+      if (this.peeked === null) this.exhausted = true;
     }
     return this.peeked;
   }
@@ -76,19 +76,55 @@ export class TraceVerifier extends EventShaper {
     if (expected !== null) this.divergence = { event: this.eventNumber, expected, actual: null, fields: [], lastDigest: this.lastDigest };
   }
 
+  // The frequent exits are checked against the recorded event directly, without building the
+  // produced event; only a mismatch goes through the general path (which builds it and reports).
+
+  /** The next recorded event if it is of this kind at this stamp, else null. */
+  private expect(kind: TraceEvent['kind'], vcpu: number, icount: number): TraceEvent | null {
+    if (this.divergence !== null) return null;
+    const e = this.peek();
+    return e !== null && e.kind === kind && e.vcpu === vcpu && e.icount === icount ? e : null;
+  }
+
+  private accept(): void {
+    this.peeked = null;
+    this.eventNumber++;
+  }
+
   override ioRead(vcpu: number, icount: number, port: number, size: number, value: number): number {
-    if (this.mode === 'standalone') {
-      const e = this.peek();
-      if (e !== null && e.kind === 'io' && !e.write && e.port === port && e.size === size && e.vcpu === vcpu && e.icount === icount) value = e.value;
+    const e = this.expect('io', vcpu, icount);
+    if (e !== null && e.kind === 'io' && !e.write && e.port === port && e.size === size) {
+      if (this.mode === 'standalone') value = e.value;
+      if (e.value === value) {
+        this.accept();
+        return value;
+      }
     }
     return super.ioRead(vcpu, icount, port, size, value);
   }
 
+  override ioWrite(vcpu: number, icount: number, port: number, size: number, value: number): void {
+    const e = this.expect('io', vcpu, icount);
+    if (e !== null && e.kind === 'io' && e.write && e.port === port && e.size === size && e.value === value) this.accept();
+    else super.ioWrite(vcpu, icount, port, size, value);
+  }
+
   override mmioRead(vcpu: number, icount: number, gpa: number, size: number, value: number): number {
-    if (this.mode === 'standalone') {
-      const e = this.peek();
-      if (e !== null && e.kind === 'mmio' && !e.write && e.gpa === gpa && e.size === size && e.vcpu === vcpu && e.icount === icount) value = e.value;
-    }
+    const e = this.expect('mmio', vcpu, icount);
+    if (this.mode === 'standalone' && e !== null && e.kind === 'mmio' && !e.write && e.gpa === gpa && e.size === size) value = e.value;
     return super.mmioRead(vcpu, icount, gpa, size, value);
+  }
+
+  override cpuid(vcpu: number, icount: number, leaf: number, subleaf: number, r: Int32Array): void {
+    const e = this.expect('cpuid', vcpu, icount);
+    if (e !== null && e.kind === 'cpuid' && e.leaf === leaf && e.subleaf === subleaf && e.result[0] === r[0] >>> 0 && e.result[1] === r[1] >>> 0 && e.result[2] === r[2] >>> 0 && e.result[3] === r[3] >>> 0) {
+      this.accept();
+    } else super.cpuid(vcpu, icount, leaf, subleaf, r);
+  }
+
+  override msr(vcpu: number, icount: number, write: boolean, msr: number, lo: number, hi: number, gp: boolean): void {
+    const e = this.expect(write ? 'wrmsr' : 'rdmsr', vcpu, icount);
+    if (e !== null && (e.kind === 'rdmsr' || e.kind === 'wrmsr') && e.msr === msr && e.gp === gp && e.value[0] === lo >>> 0 && e.value[1] === hi >>> 0) this.accept();
+    else super.msr(vcpu, icount, write, msr, lo, hi, gp);
   }
 }

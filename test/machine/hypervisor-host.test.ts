@@ -70,3 +70,20 @@ describe('HypervisorHost', () => {
     expect(host.vcpuLongMode!(0)).toBe(false);
   });
 });
+
+describe('what the observer sees of CPUID', () => {
+  it('a MOV to CR4 asks the CPUID model internally (reserved-bit check) without an event; a CPUID instruction is one event', async () => {
+    const { Vmm } = await import('../../src/api/vmm.js');
+    const { EventShaper } = await import('../../src/trace/recorder.js');
+    const vmm = new Vmm();
+    const id = vmm.create({ name: 'cr4', memoryBytes: 1 << 20, unhandledIo: 'ignore' });
+    // Real mode at 0:0x7c00: mov cr4, eax (eax = 0); cpuid; hlt
+    vmm.writeMemory(id, 0x7c00, Uint8Array.of(0x0f, 0x22, 0xe0, 0x0f, 0xa2, 0xfa, 0xf4));
+    vmm.writeregs(id, 0, { gprs: { rip: 0x7c00n, rax: 0n }, segments: { cs: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x9b } } });
+    const kinds: string[] = [];
+    vmm.machine(id).observer = new EventShaper((e) => kinds.push(e.kind === 'cpuid' ? `cpuid ${e.leaf}` : e.kind));
+    const exit = vmm.run(id, 0, { maxInsns: 100 });
+    expect(exit.kind).toBe(ExitKind.Shutdown); // cli; hlt
+    expect(kinds).toEqual(['cpuid 0', 'hlt', 'shutdown']);
+  });
+});

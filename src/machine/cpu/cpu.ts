@@ -33,7 +33,8 @@ export interface CpuHost {
   /** True when an IN/OUT the I/O privilege would refuse is served anyway (a hypervisor backdoor). */
   ioPermissionOverride?(cpu: Cpu, port: number): boolean;
   /** Fill out[0..3] with EAX, EBX, ECX, EDX. */
-  cpuid(cpu: Cpu, leaf: number, subleaf: number, out: Int32Array): void;
+  /** CPUID: an exit when the guest executes it; `internal` when the CPU asks itself (CR4 checks), which is no exit and is not recorded. */
+  cpuid(cpu: Cpu, leaf: number, subleaf: number, out: Int32Array, internal?: boolean): void;
   /** Fill out[0] (lo) and out[1] (hi); return false for #GP. */
   rdmsr(cpu: Cpu, msr: number, out: Int32Array): boolean;
   /** Return false for #GP. */

@@ -327,11 +327,11 @@ export function movCr(c: Cpu, d: number, toCr: boolean): void {
  */
 function cpuidCr4Bits(c: Cpu): number {
   const out = c.scratch;
-  c.host.cpuid(c, 1, 0, out);
+  c.host.cpuid(c, 1, 0, out, true);
   let bits = ((out[2] & (1 << 17)) !== 0 ? Cr4.PCIDE : 0) | ((out[2] & (1 << 26)) !== 0 ? Cr4.OSXSAVE : 0);
-  c.host.cpuid(c, 0, 0, out);
+  c.host.cpuid(c, 0, 0, out, true);
   if (out[0] >>> 0 >= 7) {
-    c.host.cpuid(c, 7, 0, out);
+    c.host.cpuid(c, 7, 0, out, true);
     if ((out[1] & (1 << 0)) !== 0) bits |= Cr4.FSGSBASE;
     if ((out[1] & (1 << 7)) !== 0) bits |= Cr4.SMEP;
     if ((out[1] & (1 << 20)) !== 0) bits |= Cr4.SMAP;
