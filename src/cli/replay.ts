@@ -8,6 +8,8 @@ import { REPLAY_STATUS } from '../api/exit-status.js';
 import { loadTraceCodec, TraceFormatError, type TraceEvent } from '../trace/index.js';
 import { replayReader, ReplayInputError, type ReplayResult } from '../trace/replay.js';
 import { openTrace, BadTraceFile } from './trace-open.js';
+import { VmmError } from '../api/vmm.js';
+import { LoaderError } from '../loaders/index.js';
 import type { ReplayMode } from '../trace/replayer.js';
 import { exactFields, formatEvent } from '../trace/compare.js';
 import { disassembleForReport } from './disassembly.js';
@@ -116,6 +118,11 @@ export async function replayCommand(argv: string[], io: Io = process): Promise<n
     progress?.clear();
     if (e instanceof BadTraceFile) {
       io.stderr.write(`hvsim replay: ${a.file}: ${e.message}\n`);
+      return REPLAY_STATUS.BAD_INPUT;
+    }
+    if (e instanceof VmmError || e instanceof LoaderError) {
+      // The header names a machine or an image hvsim cannot build: the trace is not usable.
+      io.stderr.write(`hvsim replay: ${a.file}: the recorded machine cannot be built: ${e.message}\n`);
       return REPLAY_STATUS.BAD_INPUT;
     }
     if (e instanceof TraceFormatError || e instanceof ReplayInputError) {

@@ -8,8 +8,9 @@
 // compatibility (docs/trace-format.md, "Versioning"). The rest of the configuration, the
 // seed and the images' contents do.
 
-import type { TraceEvent, TraceReader, U64 } from '../trace/index.js';
+import type { TraceEvent, TraceReader } from '../trace/index.js';
 import { eventFields, eventJson, exact, type Field } from '../trace/event-fields.js';
+import { sameEvent } from '../trace/compare.js';
 import { numberedEvents, openTrace } from './trace-open.js';
 import { grouped, table, type LineOut } from './trace-output.js';
 import { commandText, completeness, flattenConfig } from './trace-show.js';
@@ -59,71 +60,6 @@ export function headerDifferences(ra: TraceReader, rb: TraceReader): HeaderDiffe
 /** An event's fields with its stamp first, as diff lists them. */
 function stampedFields(e: TraceEvent): Field[] {
   return [{ name: 'vcpu', text: String(e.vcpu) }, { name: 'icount', text: String(e.icount) }, { name: 'kind', text: e.kind }, ...eventFields(e)];
-}
-
-const sameU64 = (x: U64, y: U64): boolean => x[0] === y[0] && x[1] === y[1];
-const sameBytes = (x: Uint8Array, y: Uint8Array): boolean => x.length === y.length && Buffer.compare(x, y) === 0;
-
-/** Field-by-field equality (the walk compares every event, so no JSON on this path). */
-export function sameEvent(a: TraceEvent, b: TraceEvent): boolean {
-  if (a.kind !== b.kind || a.vcpu !== b.vcpu || a.icount !== b.icount) return false;
-  switch (a.kind) {
-    case 'io':
-    case 'mmio': {
-      const y = b as typeof a;
-      return a.write === y.write && a.size === y.size && a.value === y.value && (a.kind === 'io' ? a.port === (y as typeof a).port : a.gpa === (y as typeof a).gpa);
-    }
-    case 'cpuid': {
-      const y = b as typeof a;
-      return a.leaf === y.leaf && a.subleaf === y.subleaf && a.result.every((v, i) => v === y.result[i]);
-    }
-    case 'rdmsr':
-    case 'wrmsr': {
-      const y = b as typeof a;
-      return a.msr === y.msr && a.gp === y.gp && sameU64(a.value, y.value);
-    }
-    case 'hypercall': {
-      const y = b as typeof a;
-      return a.insn === y.insn && (a.ud === true) === (y.ud === true) && sameU64(a.result, y.result) && a.args.length === y.args.length && a.args.every((v, i) => sameU64(v, y.args[i]));
-    }
-    case 'hlt':
-    case 'pause':
-    case 'reset':
-    case 'poweroff':
-      return true;
-    case 'shutdown':
-      return a.reason === (b as typeof a).reason;
-    case 'debug-exit':
-      return a.code === (b as typeof a).code;
-    case 'interrupt': {
-      const y = b as typeof a;
-      return a.vector === y.vector && a.source === y.source;
-    }
-    case 'dma': {
-      const y = b as typeof a;
-      if (a.toGuest !== y.toGuest || a.device !== y.device || a.gpa !== y.gpa || a.length !== y.length) return false;
-      if ('data' in a) return 'data' in y && sameBytes(a.data, y.data);
-      return 'digest' in y && sameBytes(a.digest, y.digest);
-    }
-    case 'host-input': {
-      const y = b as typeof a;
-      return a.device === y.device && sameBytes(a.data, y.data);
-    }
-    case 'digest': {
-      const y = b as typeof a;
-      return sameBytes(a.hash, y.hash) && a.parts.length === y.parts.length && a.parts.every((p, i) => p.name === y.parts[i].name && sameBytes(p.hash, y.parts[i].hash));
-    }
-    case 'end': {
-      const y = b as typeof a;
-      return a.reason === y.reason && a.exitStatus === y.exitStatus && sameBytes(a.digest, y.digest);
-    }
-    case 'kv-write': {
-      const y = b as typeof a;
-      return a.key === y.key && a.value === y.value;
-    }
-  }
-  // A kind this file does not know yet: compare what show --json would print.
-  return JSON.stringify(eventJson(0, a)) === JSON.stringify(eventJson(0, b));
 }
 
 interface FieldRow {

@@ -2,7 +2,7 @@
 // trace vs trace). The fields are event-fields.ts's, so a report names them as `trace show`
 // prints them.
 
-import type { TraceEvent } from './encoding.js';
+import type { TraceEvent, U64 } from './encoding.js';
 import { eventFields, exact, fieldsText } from './event-fields.js';
 
 /** Every field of an event with its exact value, the stamp first: [name, value]. */
@@ -16,61 +16,73 @@ export function exactFields(e: TraceEvent): [string, string][] {
   return out;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameU64(a: readonly [number, number], b: readonly [number, number]): boolean {
-  return a[0] === b[0] && a[1] === b[1];
-}
+const sameU64 = (x: U64, y: U64): boolean => x[0] === y[0] && x[1] === y[1];
+const sameBytes = (x: Uint8Array, y: Uint8Array): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
 
 /**
- * True when two events are equal in every field: the replayer's per-event check, without
- * building any strings (differingFields explains a difference once there is one).
+ * True when two events are equal in every field, without building strings: the replayer's
+ * per-event check and `hvsim trace diff`'s walk (differingFields explains a difference once
+ * there is one).
  */
 export function sameEvent(a: TraceEvent, b: TraceEvent): boolean {
   if (a.kind !== b.kind || a.vcpu !== b.vcpu || a.icount !== b.icount) return false;
   switch (a.kind) {
-    case 'io': {
-      const o = b as typeof a;
-      return a.port === o.port && a.size === o.size && a.write === o.write && a.value === o.value;
-    }
+    case 'io':
     case 'mmio': {
-      const o = b as typeof a;
-      return a.gpa === o.gpa && a.size === o.size && a.write === o.write && a.value === o.value;
+      const y = b as typeof a;
+      return a.write === y.write && a.size === y.size && a.value === y.value && (a.kind === 'io' ? a.port === (y as typeof a).port : a.gpa === (y as typeof a).gpa);
     }
     case 'cpuid': {
-      const o = b as typeof a;
-      return a.leaf === o.leaf && a.subleaf === o.subleaf && a.result.every((v, i) => v === o.result[i]);
+      const y = b as typeof a;
+      return a.leaf === y.leaf && a.subleaf === y.subleaf && a.result.every((v, i) => v === y.result[i]);
     }
     case 'rdmsr':
     case 'wrmsr': {
-      const o = b as typeof a;
-      return a.msr === o.msr && a.gp === o.gp && sameU64(a.value, o.value);
+      const y = b as typeof a;
+      return a.msr === y.msr && a.gp === y.gp && sameU64(a.value, y.value);
     }
     case 'hypercall': {
-      const o = b as typeof a;
-      return a.insn === o.insn && (a.ud === true) === (o.ud === true) && sameU64(a.result, o.result) && a.args.length === o.args.length && a.args.every((v, i) => sameU64(v, o.args[i]));
-    }
-    case 'interrupt': {
-      const o = b as typeof a;
-      return a.vector === o.vector && a.source === o.source;
-    }
-    case 'kv-write': {
-      const o = b as typeof a;
-      return a.key === o.key && a.value === o.value;
+      const y = b as typeof a;
+      return a.insn === y.insn && (a.ud === true) === (y.ud === true) && sameU64(a.result, y.result) && a.args.length === y.args.length && a.args.every((v, i) => sameU64(v, y.args[i]));
     }
     case 'hlt':
     case 'pause':
     case 'reset':
     case 'poweroff':
       return true;
-    default:
-      // The rarer kinds (digests, the end, DMA, host input): compare their exact fields.
-      return differingFields(a, b).length === 0;
+    case 'shutdown':
+      return a.reason === (b as typeof a).reason;
+    case 'debug-exit':
+      return a.code === (b as typeof a).code;
+    case 'interrupt': {
+      const y = b as typeof a;
+      return a.vector === y.vector && a.source === y.source;
+    }
+    case 'dma': {
+      const y = b as typeof a;
+      if (a.toGuest !== y.toGuest || a.device !== y.device || a.gpa !== y.gpa || a.length !== y.length) return false;
+      if ('data' in a) return 'data' in y && sameBytes(a.data, y.data);
+      return 'digest' in y && sameBytes(a.digest, y.digest);
+    }
+    case 'host-input': {
+      const y = b as typeof a;
+      return a.device === y.device && sameBytes(a.data, y.data);
+    }
+    case 'digest': {
+      const y = b as typeof a;
+      return sameBytes(a.hash, y.hash) && a.parts.length === y.parts.length && a.parts.every((p, i) => p.name === y.parts[i].name && sameBytes(p.hash, y.parts[i].hash));
+    }
+    case 'end': {
+      const y = b as typeof a;
+      return a.reason === y.reason && a.exitStatus === y.exitStatus && sameBytes(a.digest, y.digest);
+    }
+    case 'kv-write': {
+      const y = b as typeof a;
+      return a.key === y.key && a.value === y.value;
+    }
   }
+  // A kind added to the format but not here yet: compare the exact fields.
+  return differingFields(a, b).length === 0;
 }
 
 /** Names of the fields that differ (position by position, so repeated names count apart), in record order. */

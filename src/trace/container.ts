@@ -28,6 +28,8 @@ import {
   isEventTag,
   MAX_ICOUNT,
   readTag,
+  tagKind,
+  tagVcpu,
   StampState,
   Tag,
   writeTag,
@@ -586,7 +588,7 @@ export class TraceReader {
       const r = new ByteReader(content, 0, content.length, `${basename(this.path)}: frame ${i}`);
       readSync_(r, i);
       for (;;) {
-        const [kind] = readTag(r);
+        const kind = tagKind(readTag(r));
         if (kind === Tag.FrameEnd) break;
         if (kind !== Tag.ImageChunk) break;
         const which = r.varint();
@@ -647,13 +649,9 @@ export class EventCursor {
         this.n = this.first = sync.firstEvent;
         this.r = r;
       }
-      const t = r.u8();
-      const kind = t & 0x1f;
-      let vcpu = t >>> 5;
-      if (vcpu === 7) {
-        vcpu = 7 + r.varint();
-        if (vcpu > 0xffff) r.corrupt(`vCPU ${vcpu} above 65535`);
-      }
+      const t = readTag(r);
+      const kind = tagKind(t);
+      const vcpu = tagVcpu(t);
       if (this.ended && kind !== Tag.FrameEnd) r.corrupt('records after the end event');
       if (kind === Tag.FrameEnd) {
         if (r.u32le() !== this.n - this.first) r.corrupt('frame-end event count differs from the events in the frame');
@@ -675,7 +673,7 @@ export class EventCursor {
 }
 
 function readSync_(r: ByteReader, frame: number): { firstEvent: number; icounts: number[] } {
-  const [kind] = readTag(r);
+  const kind = tagKind(readTag(r));
   if (kind !== Tag.Sync) r.corrupt(`frame does not start with a sync record (tag ${kind})`);
   const num = r.varint();
   if (num !== frame) r.corrupt(`sync record says frame ${num}`);
@@ -699,7 +697,9 @@ function scanFrame(content: Uint8Array, i: number, name: string): { firstEvent: 
   let count = 0;
   let hasEnd = false;
   for (;;) {
-    const [kind, vcpu] = readTag(r);
+    const t = readTag(r);
+    const kind = tagKind(t);
+    const vcpu = tagVcpu(t);
     if (kind === Tag.FrameEnd) {
       if (r.u32le() !== count) r.corrupt('frame-end event count differs from the events in the frame');
       break;
@@ -774,7 +774,7 @@ function parseHeaderFrame(content: Uint8Array, name: string): TraceHeader {
   if (typeof h !== 'object' || h === null || typeof h.hvsimVersion !== 'string' || typeof h.seed !== 'string' || !Array.isArray(h.images) || !Array.isArray(h.commandLine)) {
     r.corrupt('header lacks hvsimVersion, commandLine, seed or images');
   }
-  const [tag] = readTag(r);
+  const tag = tagKind(readTag(r));
   if (tag !== Tag.FrameEnd) r.corrupt(`header frame has record tag ${tag} after the header`);
   return h;
 }

@@ -514,8 +514,8 @@ export function encodeMsr(w: ByteWriter, st: StampState, vcpu: number, icount: n
 // ---------------------------------------------------------------------------------------
 // Decode
 
-/** Reads a tag byte; returns [kind, vcpu]. */
-export function readTag(r: ByteReader): [number, number] {
+/** Reads a tag byte (and the vCPU varint after it): kind and vCPU packed, see tagKind/tagVcpu. */
+export function readTag(r: ByteReader): number {
   const t = r.u8();
   const kind = t & 0x1f;
   let vcpu = t >>> 5;
@@ -523,8 +523,14 @@ export function readTag(r: ByteReader): [number, number] {
     vcpu = 7 + r.varint();
     if (vcpu > 0xffff) r.corrupt(`vCPU ${vcpu} above 65535`);
   }
-  return [kind, vcpu];
+  // One number, not a pair: no allocation per record.
+  return kind | (vcpu << 5);
 }
+
+/** The record kind of a value readTag returned. */
+export const tagKind = (t: number): number => t & 0x1f;
+/** The vCPU of a value readTag returned. */
+export const tagVcpu = (t: number): number => t >>> 5;
 
 /** True for tags that are events (as opposed to container records). */
 export function isEventTag(kind: number): boolean {
@@ -682,7 +688,9 @@ export function decodeEventBody(r: ByteReader, st: StampState, kind: number, vcp
 
 /** Decodes one event record (tag included). Container records are reported as corrupt. */
 export function decodeEvent(r: ByteReader, st: StampState): TraceEvent {
-  const [kind, vcpu] = readTag(r);
+  const t = readTag(r);
+  const kind = tagKind(t);
+  const vcpu = tagVcpu(t);
   if (!isEventTag(kind)) r.corrupt(`expected an event, found tag ${kind}`);
   return decodeEventBody(r, st, kind, vcpu);
 }

@@ -6,7 +6,6 @@
 // fixtures/guests/README.md).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runCommand } from '../../src/cli/run.js';
 import { STATUS } from '../../src/api/exit-status.js';
+import { capture, type CliResult } from '../helpers/cli-capture.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guest = (name: string): string => `fixtures/guests/${name}/${name}.elf`;
@@ -23,24 +23,9 @@ interface Model {
   expected(name: string, iters: number): { checksum: string; exitValue: number; qemuStatus: number; tscDeltaIcount: number; serial: string };
 }
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
 
-// Strip colours (chalk.dim on the summary line) in case the host stream is a TTY.
-// eslint-disable-next-line no-control-regex
-const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const status = await runCommand(args, { stdout, stderr });
-  return { status, stdout: stdout.text, stderr: plain(stderr.text) };
-}
+const cli = (args: string[]): Promise<CliResult> => capture(runCommand, args);
 
 /** An error run: exactly one line on stderr, in hvsim's form, no stack trace, nothing on stdout. */
 function expectOneLineError(r: { stdout: string; stderr: string }, pattern: RegExp): void {

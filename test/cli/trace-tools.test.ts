@@ -3,38 +3,26 @@
 // event list it wrote (docs/trace-format.md, "Records"), never copied from the tools' output.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { traceCommand } from '../../src/cli/trace-tools.js';
-import { fieldRows, sameEvent } from '../../src/cli/trace-diff.js';
+import { fieldRows } from '../../src/cli/trace-diff.js';
+import { sameEvent } from '../../src/trace/compare.js';
 import { REPLAY_STATUS } from '../../src/api/exit-status.js';
 import { TraceReader, TraceWriter, type TraceEvent, type TraceHeaderInput, type TraceImage, type U64 } from '../../src/trace/index.js';
 import { loadZstd } from '../../src/trace/zstd.js';
 import { STREAM_MAGIC } from '../../src/trace/container.js';
 import { ByteWriter } from '../../src/trace/encoding.js';
 import { crc32 } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { capture, Capture, type CliResult } from '../helpers/cli-capture.js';
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
 
-// eslint-disable-next-line no-control-regex
-const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-async function trace(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const status = await traceCommand(args, { stdout, stderr });
-  return { status, stdout: plain(stdout.text), stderr: plain(stderr.text) };
-}
+const trace = (...args: string[]): Promise<CliResult> => capture(traceCommand, args);
 
 const jsonLines = (s: string): Record<string, unknown>[] =>
   s

@@ -9,7 +9,6 @@
 // and the perturbation tests prove the comparison can fail at the right place.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,33 +19,14 @@ import { replayCommand } from '../../src/cli/replay.js';
 import { loadTraceCodec, TraceReader, TraceWriter, type TraceEvent } from '../../src/trace/index.js';
 import { replayTrace } from '../../src/trace/replay.js';
 import { REPLAY_STATUS } from '../../src/api/exit-status.js';
+import { capture, type CliResult } from '../helpers/cli-capture.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guest = (name: string): string => join(ROOT, `fixtures/guests/${name}/${name}.elf`);
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-// eslint-disable-next-line no-control-regex
-const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const status = await runCommand(args, { stdout, stderr });
-  return { status, stdout: stdout.text, stderr: plain(stderr.text) };
-}
-
-async function replay(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const status = await replayCommand(args, { stdout, stderr });
-  return { status, stdout: plain(stdout.text), stderr: plain(stderr.text) };
-}
+const run = (args: string[]): Promise<CliResult> => capture(runCommand, args);
+const replay = (args: string[]): Promise<CliResult> => capture(replayCommand, args);
 
 let tmp: string;
 beforeAll(async () => {
@@ -289,6 +269,32 @@ describe('bad and incomplete traces', () => {
     const ok = await replay(['--allow-incomplete', `${partial}.tmp`]);
     expect(ok.stdout).toMatch(/^identical up to the end of the incomplete trace: /);
     expect(ok.status).toBe(0);
+  });
+
+  it('a header whose machine cannot be built (too many vCPUs, a kernel that is not one): one line, status 65', async () => {
+    const { trace } = await record('header-base', ['--kernel', guest('hello')]);
+    const { reader, events } = await readAll(trace);
+    const images = reader.header.images.map((info, i) => ({ name: info.name, role: info.role, bytes: reader.image(i) }));
+    const write = async (name: string, config: unknown, imgs = images): Promise<string> => {
+      const dst = join(tmp, name);
+      const w = await TraceWriter.create(dst, { ...reader.header, config }, imgs);
+      for (const e of events.slice(0, -1)) w.append(e);
+      w.close(events[events.length - 1] as Extract<TraceEvent, { kind: 'end' }>);
+      return dst;
+    };
+    const cfg = reader.header.config as Record<string, unknown>;
+    const bad = [
+      await write('vcpus.zst', { ...cfg, vcpus: 99 }),
+      await write('notkernel.zst', cfg, images.map((im) => ({ ...im, bytes: new TextEncoder().encode('not a kernel') }))),
+      await write('noconfig.zst', { vmname: 'x' }),
+    ];
+    reader.close();
+    for (const f of bad) {
+      const r = await replay([f]);
+      expect(r.status).toBe(REPLAY_STATUS.BAD_INPUT);
+      expect(r.stderr).toMatch(/^hvsim replay: [^\n]+\n$/);
+      expect(r.stderr).not.toMatch(/\bat .+:\d+:\d+/);
+    }
   });
 
   it('not a trace, a missing file, a hash-only image without the file', async () => {
