@@ -167,7 +167,7 @@ function resultText(file: string, r: ReplayResult): string {
     lines.push(`  ${'field'.padEnd(w)}  ${'recorded'.padEnd(22)} replayed`);
     for (const [k, v] of exp) {
       const other = act.get(k) ?? '-';
-      const mark = d.fields.includes(k) ? chalk.red('*') : ' ';
+      const mark = d.fields.includes(k) || !act.has(k) ? chalk.red('*') : ' ';
       lines.push(` ${mark}${k.padEnd(w)}  ${v.padEnd(22)} ${other}`);
       act.delete(k);
     }

@@ -87,6 +87,8 @@ export function sameEvent(a: TraceEvent, b: TraceEvent): boolean {
 
 /** Names of the fields that differ (position by position, so repeated names count apart), in record order. */
 export function differingFields(a: TraceEvent, b: TraceEvent): string[] {
+  // Events of different kinds have different fields: the kind (and the stamp) is the difference.
+  if (a.kind !== b.kind) return ['kind', ...(a.vcpu !== b.vcpu ? ['vcpu'] : []), ...(a.icount !== b.icount ? ['icount'] : [])];
   const fa = exactFields(a);
   const fb = exactFields(b);
   const out: string[] = [];

@@ -40,6 +40,8 @@ describe('sameEvent agrees with differingFields', () => {
     fc.assert(
       fc.property(eventArb, eventArb, (a, b) => {
         expect(sameEvent(a, b)).toBe(differingFields(a, b).length === 0);
+        // Different kinds: the kind is the difference (plus the stamp where it differs).
+        if (a.kind !== b.kind) expect(differingFields(a, b)).toEqual(['kind', ...(a.vcpu !== b.vcpu ? ['vcpu'] : []), ...(a.icount !== b.icount ? ['icount'] : [])]);
         expect(sameEvent(a, structuredClone(a))).toBe(true);
         for (const m of mutations(a)) {
           expect(differingFields(a, m).length).toBeGreaterThan(0);
