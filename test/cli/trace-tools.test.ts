@@ -19,6 +19,7 @@ import { ByteWriter } from '../../src/trace/encoding.js';
 import { crc32 } from 'node:zlib';
 import { Writable } from 'node:stream';
 import { capture, Capture, type CliResult } from '../helpers/cli-capture.js';
+import { DEFAULT_ZSTD_LEVEL } from '../../src/trace/container.js';
 
 
 
@@ -655,7 +656,7 @@ describe('bad input and bad command lines', () => {
     r0.close();
     frame0[8] = 2;
     const zstd = await loadZstd();
-    cases.push([file('v2.zst', Buffer.concat([zstd.compress(frame0, 3), rest])), /trace format version 2; this hvsim reads version 1 only/]);
+    cases.push([file('v2.zst', Buffer.concat([zstd.compress(frame0, DEFAULT_ZSTD_LEVEL), rest])), /trace format version 2; this hvsim reads version 1 only/]);
     for (const [path, msg] of cases) {
       for (const cmd of [['show', path], ['stats', path], ['show', '--json', path]]) {
         const r = await trace(...cmd);
@@ -732,7 +733,7 @@ describe('bad input and bad command lines', () => {
     w0.u32le(0);
     w0.u32le(crc);
     const zstd = await loadZstd();
-    const path = file('bad-image.zst', Buffer.concat([zstd.compress(w0.bytes(), 3), body]));
+    const path = file('bad-image.zst', Buffer.concat([zstd.compress(w0.bytes(), DEFAULT_ZSTD_LEVEL), body]));
     const r2 = await trace('show', path, '--header-only');
     expect(r2.status).toBe(REPLAY_STATUS.BAD_INPUT);
     expectOneLine(r2.stderr, /corrupt: the header's images\[0\] is not \{name, role, size, sha256, embedded\}/);

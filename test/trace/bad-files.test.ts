@@ -10,6 +10,7 @@ import { TraceFormatError, type TraceFormatErrorCode } from '../../src/trace/err
 import { ByteWriter } from '../../src/trace/encoding.js';
 import { loadZstd } from '../../src/trace/zstd.js';
 import { syntheticEvents, tempDir, writeTrace, endAfter } from './helpers.js';
+import { DEFAULT_ZSTD_LEVEL } from '../../src/trace/container.js';
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
@@ -55,7 +56,7 @@ async function expectError(path: string, code: TraceFormatErrorCode, message: Re
 }
 
 async function zstdFrame(content: Uint8Array): Promise<Uint8Array> {
-  return (await loadZstd()).compress(content, 3);
+  return (await loadZstd()).compress(content, DEFAULT_ZSTD_LEVEL);
 }
 
 describe('bad trace files', () => {
