@@ -87,3 +87,37 @@ describe('what the observer sees of CPUID', () => {
     expect(kinds).toEqual(['cpuid 0', 'hlt', 'shutdown']);
   });
 });
+
+describe('the VMware backdoor from user mode', () => {
+  // 32-bit protected mode at CPL 3 with IOPL 0: `in eax, dx` on 0x5658 with the magic would be
+  // #GP by the I/O permission check (SDM vol. 1, 19.5.1), but VMware serves it (spec digest §4.1).
+  // GETVERSION (command 10) answers EBX = the magic; then ud2, and with no IDT a triple fault ends
+  // the run either way.
+  async function run(hypervisors: ('vmware' | 'kvm')[]): Promise<{ ebx: bigint; kind: string }> {
+    const { Vmm } = await import('../../src/api/vmm.js');
+    const vmm = new Vmm();
+    const id = vmm.create({ name: 'cpl3', memoryBytes: 1 << 20, unhandledIo: 'ignore', hypervisors });
+    // mov eax, 0x564d5868; mov ecx, 10; mov edx, 0x5658; in eax, dx; ud2
+    vmm.writeMemory(id, 0x1000, Uint8Array.of(0xb8, 0x68, 0x58, 0x4d, 0x56, 0xb9, 0x0a, 0, 0, 0, 0xba, 0x58, 0x56, 0, 0, 0xed, 0x0f, 0x0b));
+    const user = { base: 0n, limit: 0xffffffff };
+    vmm.writeregs(id, 0, {
+      gprs: { rip: 0x1000n, rbx: 0n, rflags: 0x2n },
+      crs: { cr0: 0x11n },
+      segments: {
+        cs: { selector: 0x1b, ...user, attributes: 0xc0fb },
+        ss: { selector: 0x23, ...user, attributes: 0xc0f3 },
+        ds: { selector: 0x23, ...user, attributes: 0xc0f3 },
+      },
+    });
+    const exit = vmm.run(id, 0, { maxInsns: 100 });
+    return { ebx: vmm.readregs(id, 0).gprs.rbx, kind: exit.kind };
+  }
+
+  it('is served at CPL 3 under vmware, and is #GP without it', async () => {
+    const vmware = await run(['vmware']);
+    expect(vmware.ebx).toBe(0x564d5868n);
+    const kvm = await run(['kvm']);
+    expect(kvm.ebx).toBe(0n); // #GP before the IN: EBX untouched
+    expect(kvm.kind).toBe(ExitKind.Shutdown);
+  });
+});
