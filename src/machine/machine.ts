@@ -67,6 +67,8 @@ export class Machine implements CpuHost {
   readonly kv: KvStore;
   /** Ports claimed by a personality's backdoor (VMware 0x5658/0x5659). */
   private readonly backdoor = new Map<number, HypervisorPersonality>();
+  /** Per vCPU: the icount of the last HLT reported to the observer (the run loop meets a halted CPU again after each idle skip). */
+  private readonly hltReportedAt: number[] = [];
   /** Scratch for observed hypercalls (no allocation per call). */
   private readonly hcArgs = new Int32Array(18);
   private readonly hcResult = new Int32Array(2);
@@ -82,6 +84,7 @@ export class Machine implements CpuHost {
       this.injected.push([]);
       this.pending.push(null);
       this.answer.push(null);
+      this.hltReportedAt.push(-1);
     }
     this.cpuidModel = new CpuidModel({
       vcpus: config.vcpus,
@@ -211,7 +214,10 @@ export class Machine implements CpuHost {
         case Stop.SHUTDOWN:
           return { kind: ExitKind.Shutdown, reason: 'triple-fault' };
         case Stop.HLT: {
-          this.observer?.hlt(id, cpu.insns);
+          if (this.observer !== null && this.hltReportedAt[id] !== cpu.insns) {
+            this.hltReportedAt[id] = cpu.insns; // one event per HLT executed
+            this.observer.hlt(id, cpu.insns);
+          }
           if ((cpu.flagsReg & Flag.IF) === 0 && !cpu.nmiPending) {
             return { kind: ExitKind.Shutdown, reason: 'hlt-with-interrupts-off' };
           }

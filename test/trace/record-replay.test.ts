@@ -92,6 +92,9 @@ describe('record then replay is identical', () => {
       // A small digest interval, so the replay also checks mid-run digests.
       const { trace } = await record(name, ['--kernel', guest(name), '--digest-every', '2M', ...extra]);
       const { events } = await readAll(trace);
+      // One hlt event per HLT executed (a halted vCPU is met again after each idle skip).
+      const hlts = events.filter((e) => e.kind === 'hlt').map((e) => e.icount);
+      expect(new Set(hlts).size).toBe(hlts.length);
       const r = await replayTrace(trace);
       expect(r.divergence).toBeNull();
       expect(r.identical).toBe(true);
