@@ -23,3 +23,32 @@ export interface IrqRouter {
 export function irqLine(router: IrqRouter, irq: number): IrqLine {
   return { set: (level: boolean) => router.setIrq(irq, level) };
 }
+
+/** Interrupt delivery modes of APIC messages (SDM vol. 3, 11.6.1, ICR bits 10:8). */
+export const enum DeliveryMode { Fixed = 0, LowestPriority = 1, Smi = 2, Nmi = 4, Init = 5, StartUp = 6, ExtInt = 7 }
+
+/** ICR destination shorthand (bits 19:18). */
+export const enum Shorthand { None = 0, Self = 1, AllIncludingSelf = 2, AllExcludingSelf = 3 }
+
+/**
+ * An interrupt message on the APIC bus: what an IOAPIC redirection entry, an MSI write or a
+ * LAPIC's ICR sends. The machine routes it to the matching local APICs.
+ */
+export interface ApicMessage {
+  vector: number;
+  deliveryMode: DeliveryMode;
+  /** Logical destination mode (else physical). */
+  logical: boolean;
+  /** Destination: 8-bit xAPIC ID/logical mask, or 32-bit x2APIC ID; 0xff / 0xffffffff broadcast. */
+  dest: number;
+  /** Level-triggered (else edge). */
+  levelTriggered: boolean;
+  /** Assert (INIT level de-assert messages have it false). */
+  assert: boolean;
+  shorthand: Shorthand;
+  /** The sending LAPIC's ID, for the self/all-excluding-self shorthands; -1 from an IOAPIC or MSI. */
+  source: number;
+}
+
+/** Where devices hand APIC messages (IOAPIC, MSI, IPIs). */
+export type ApicBus = (msg: ApicMessage) => void;
