@@ -9,15 +9,17 @@ export interface CpuidModelConfig {
   hypervisorBit: boolean;
   /** x2APIC advertised (bhyve -x); the APIC itself comes with the interrupt work. */
   x2apic: boolean;
+  /** A local APIC (with TSC-deadline timer) is wired to each vCPU: CPUID.1:EDX[9], ECX[24]. */
+  localApic?: boolean;
 }
 
 // CPUID.1:EDX feature bits (SDM vol. 2, table 3-11).
 const EDX1 = {
   PSE: 1 << 3, TSC: 1 << 4, MSR: 1 << 5, PAE: 1 << 6, CX8: 1 << 8, SEP: 1 << 11,
-  PGE: 1 << 13, CMOV: 1 << 15, PAT: 1 << 16, CLFSH: 1 << 19,
+  APIC: 1 << 9, PGE: 1 << 13, CMOV: 1 << 15, PAT: 1 << 16, CLFSH: 1 << 19, HTT: 1 << 28,
 };
 // CPUID.1:ECX (table 3-10).
-const ECX1 = { CX16: 1 << 13, X2APIC: 1 << 21, POPCNT: 1 << 23, HYPERVISOR: 1 << 31 };
+const ECX1 = { CX16: 1 << 13, X2APIC: 1 << 21, POPCNT: 1 << 23, TSC_DEADLINE: 1 << 24, HYPERVISOR: 1 << 31 };
 // CPUID.80000001h (AMD64 / SDM).
 const EDX81 = { SYSCALL: 1 << 11, NX: 1 << 20, PDPE1GB: 1 << 26, RDTSCP: 1 << 27, LM: 1 << 29 };
 const ECX81 = { LAHF_LM: 1 << 0, ABM: 1 << 5 };
@@ -51,8 +53,12 @@ export class CpuidModel {
         out[0] = 0x000006f1;
         // EBX: APIC ID in 31:24, logical processor count in 23:16, CLFLUSH line size (8*8=64) in 15:8.
         out[1] = (apicId << 24) | (Math.min(this.cfg.vcpus, 255) << 16) | (8 << 8);
-        out[2] = ECX1.CX16 | ECX1.POPCNT | (this.cfg.x2apic ? ECX1.X2APIC : 0) | (this.cfg.hypervisorBit ? ECX1.HYPERVISOR : 0);
-        out[3] = EDX1.PSE | EDX1.TSC | EDX1.MSR | EDX1.PAE | EDX1.CX8 | EDX1.SEP | EDX1.PGE | EDX1.CMOV | EDX1.PAT | EDX1.CLFSH;
+        out[2] = ECX1.CX16 | ECX1.POPCNT | (this.cfg.localApic ? ECX1.TSC_DEADLINE : 0) | (this.cfg.x2apic ? ECX1.X2APIC : 0) | (this.cfg.hypervisorBit ? ECX1.HYPERVISOR : 0);
+        out[3] = EDX1.PSE | EDX1.TSC | EDX1.MSR | EDX1.PAE | EDX1.CX8 | EDX1.SEP | (this.cfg.localApic ? EDX1.APIC : 0) | EDX1.PGE | EDX1.CMOV | EDX1.PAT | EDX1.CLFSH
+          | (this.cfg.vcpus > 1 ? EDX1.HTT : 0);
+        return;
+      case 0xb:
+        this.topologyLeaf(subleaf, apicId, out);
         return;
       case 0x80000000:
         out[0] = maxExt;
@@ -77,5 +83,28 @@ export class CpuidModel {
         void subleaf;
         return;
     }
+  }
+
+  /**
+   * Leaf 0xB, extended topology (SDM vol. 2, CPUID leaf 0BH; vol. 3, 9.9.1): one thread per
+   * core and every vCPU a core of one package, so level 0 (SMT) has shift 0 and level 1 (core)
+   * shifts by enough bits to hold every APIC ID. EDX is the x2APIC ID at every level.
+   */
+  private topologyLeaf(subleaf: number, apicId: number, out: Int32Array): void {
+    const level = subleaf >>> 0;
+    out[3] = apicId;
+    out[2] = level & 0xff;
+    if (level === 0) {
+      out[0] = 0;
+      out[1] = 1;
+      out[2] |= 1 << 8; // level type SMT
+    } else if (level === 1) {
+      let shift = 0;
+      while (1 << shift < this.cfg.vcpus) shift++;
+      out[0] = shift;
+      out[1] = this.cfg.vcpus;
+      out[2] |= 2 << 8; // level type core
+    }
+    // Higher levels: type 0 (invalid), EAX = EBX = 0.
   }
 }
