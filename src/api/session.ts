@@ -103,7 +103,7 @@ export function sessionDigest(s: Session): StateDigest {
 }
 
 /**
- * Run vCPU 0 until an exit that ends the run (anything but an instruction limit short of
+ * Run the vCPUs (under the machine's scheduler) until an exit that ends the run (anything but an instruction limit short of
  * maxInsns), taking digests on the way. Deterministic: the same session and options give the
  * same exits at the same icounts and the same digests.
  */
@@ -115,7 +115,7 @@ export function driveSession(s: Session, o: DriveOptions = {}): VmExit {
   for (;;) {
     const now = m.clock.icount;
     const stopAt = Math.min(limit, nextDigest, now + SLICE);
-    const exit = s.vmm.run(s.id, 0, { maxInsns: Math.max(1, stopAt - now) });
+    const { exit } = s.vmm.runAll(s.id, { maxInsns: Math.max(1, stopAt - now) });
     if (exit.kind !== ExitKind.Limit) return exit;
     const t = m.clock.icount;
     if (t >= nextDigest) {

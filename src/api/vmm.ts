@@ -149,6 +149,18 @@ export class Vmm {
     return vm.machine.run(vcpu, max);
   }
 
+  /**
+   * Run every vCPU of a VM under its deterministic scheduler (hvsim's own call: vmm(4) runs one
+   * vCPU per thread, which a deterministic machine cannot). Returns the exit and its vCPU.
+   */
+  runAll(id: number, opts: { maxInsns?: number } = {}): { vcpu: number; exit: VmExit } {
+    const vm = this.vm(id);
+    const max = opts.maxInsns ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(max) || max <= 0) throw new VmmError('EINVAL', 'maxInsns must be a positive integer');
+    const exit = vm.machine.runAll(max);
+    return { vcpu: vm.machine.lastVcpu, exit };
+  }
+
   info(): VmInfo[] {
     const out: VmInfo[] = [];
     for (const vm of this.vms.values()) {
@@ -180,6 +192,7 @@ export class Vmm {
     c.resetState();
     apply?.();
     vm.machine.discardPending(vcpu);
+    vm.machine.startVcpu(vcpu); // the caller set it up: it no longer waits for a StartUp IPI
   }
 
   /** Inject an external interrupt `vector` (delivered when the vCPU's RFLAGS.IF allows). */
@@ -200,6 +213,7 @@ export class Vmm {
     const c = vm.machine.cpus[this.vcpu(vm, vcpu)];
     this.checkRegs(() => prepareRegisterWrite(c, regs))();
     vm.machine.discardPending(vcpu);
+    vm.machine.startVcpu(vcpu);
   }
 
   readvmparams(id: number, vcpu: number): VmParams {

@@ -769,6 +769,8 @@ describe('everything at once', () => {
       '--kv', 'guestinfo.a=1',
       '--kv-ro', 'guestinfo.b=2',
       '--rtc-time', '2024-01-01',
+      '--sched', 'random',
+      '--quantum', '20k',
       '--quiet',
       'demo',
     ]);
@@ -804,6 +806,8 @@ describe('everything at once', () => {
       modules: [{ path: 'mod.bin', string: 'boot arg' }],
       hypervisors: ['hyperv', 'kvm'],
       seed: 7,
+      sched: 'random',
+      quantum: 20_000,
       maxInsns: 100_000_000,
       record: 'run.hvt',
       recordImages: 'hash',
@@ -829,5 +833,14 @@ describe('everything at once', () => {
 
   it('error messages are single lines even for values with newlines', () => {
     expect(errorOf(['-m', '1\nG', 'vm'])).toBe('-m "1\\nG": invalid memory size');
+  });
+});
+
+describe('--sched and --quantum', () => {
+  it('refuse unknown policies and out-of-range quanta with a line naming the option', () => {
+    expect(() => parseRunArgs(['--sched', 'fifo', 'vm'])).toThrow(/^--sched fifo: expected round-robin or random/);
+    expect(() => parseRunArgs(['--quantum', '0', 'vm'])).toThrow(/^--quantum 0: /);
+    expect(() => parseRunArgs(['--quantum', '3G', 'vm'])).toThrow(/^--quantum 3G: /);
+    expect(parseRunArgs(['vm']).sched).toBe('round-robin');
   });
 });

@@ -18,6 +18,7 @@
 //
 // Errors throw UsageError with a one-line message that starts with the option and its value.
 
+import { DEFAULT_QUANTUM as DEFAULT_SCHED_QUANTUM } from '../machine/scheduler.js';
 import { GiB, MiB, KiB, NumberFormatError, formatBytes, parseCIntInRange, parseDecimalCount, parseMemSize } from './size.js';
 
 /** A command-line error. The message is one line: "<option> <value>: <what is wrong>". */
@@ -167,6 +168,10 @@ export interface RunConfig {
   hypervisors: HypervisorName[];
   /** --seed N: 0 .. 2^53-1. */
   seed: number;
+  /** --sched POLICY: how vCPUs share the clock (round-robin, or random from --seed). */
+  sched: 'round-robin' | 'random';
+  /** --quantum N: the scheduler's base quantum in instructions. */
+  quantum: number;
   /** --max-insns N: stop after N retired instructions; null = no limit. */
   maxInsns: number | null;
   /** --record FILE */
@@ -227,6 +232,8 @@ export function defaultRunConfig(): RunConfig {
     modules: [],
     hypervisors: [],
     seed: 0,
+    sched: 'round-robin',
+    quantum: DEFAULT_SCHED_QUANTUM,
     maxInsns: null,
     record: null,
     recordImages: 'embed',
@@ -612,6 +619,21 @@ const LONG_OPTIONS: Readonly<Record<string, LongOption>> = {
   hypervisor: { value: 'NAME[,NAME...]', apply: (c, v) => void (c.hypervisors = parseHypervisors(v)) },
   seed: { value: 'N', apply: (c, v) => void (c.seed = parseSeed(v)) },
   'max-insns': { value: 'N', apply: (c, v) => void (c.maxInsns = parseMaxInsns(v)) },
+  sched: {
+    value: 'round-robin|random',
+    apply: (c, v) => {
+      if (v !== 'round-robin' && v !== 'random') fail('--sched', v, 'expected round-robin or random');
+      c.sched = v;
+    },
+  },
+  quantum: {
+    value: 'N',
+    apply: (c, v) => {
+      const n = parseDecimalCount(v);
+      if (n === null || n < 1n || n > 2n ** 31n) fail('--quantum', v, 'expected 1 to 2^31 instructions (k, M suffixes allowed)');
+      c.quantum = Number(n);
+    },
+  },
   record: { value: 'FILE', apply: (c, v) => void (c.record = nonEmpty('--record', v, 'file name')) },
   kv: { value: 'KEY=VALUE', apply: (_c, v, st) => parseKv('--kv', v, st, false) },
   'kv-ro': { value: 'KEY=VALUE', apply: (_c, v, st) => parseKv('--kv-ro', v, st, true) },
@@ -802,7 +824,14 @@ hvsim:
   --hypervisor NAME[,NAME...]
                             hypervisor personalities the guest sees, in CPUID order:
                             none, ${HYPERVISOR_NAMES.join(', ')}. Default: none.
-  --seed N                  seed for the scheduler's choices (0 to 2^53-1). Default: 0.
+  --seed N                  seed of the guest-visible randomness: the random scheduler,
+                            virtio-rnd bytes (0 to 2^53-1). Default: 0.
+  --sched round-robin|random
+                            how several vCPUs share the virtual clock: in ID order with a
+                            fixed quantum, or order, quanta and interrupt delays drawn
+                            from --seed. Default: round-robin.
+  --quantum N               the scheduler's base quantum in instructions (k, M suffixes).
+                            Default: ${DEFAULT_SCHED_QUANTUM / 1000}k.
   --max-insns N             stop after N instructions; N may end in k, M or G
                             (x1000, x1000^2, x1000^3), e.g. 500M. Default: no limit.
   --record FILE             record a trace of the run to FILE (replay: hvsim replay FILE).

@@ -52,3 +52,12 @@ export interface ApicMessage {
 
 /** Where devices hand APIC messages (IOAPIC, MSI, IPIs). */
 export type ApicBus = (msg: ApicMessage) => void;
+
+/** A vCPU's local interrupt controller as the machine sees it (the local APIC). */
+export interface LocalInterruptController extends InterruptSource {
+  /** The last acknowledge() passed an 8259 vector through LINT0 (ExtINT) rather than an APIC vector. */
+  readonly lastAckWasExtInt: boolean;
+  /** Its MSRs (APIC base, x2APIC registers, TSC deadline): 'no' when the MSR is not its own. */
+  rdmsr(msr: number, out: Int32Array): 'ok' | 'gp' | 'no';
+  wrmsr(msr: number, lo: number, hi: number): 'ok' | 'gp' | 'no';
+}

@@ -12,11 +12,12 @@ import { PortIoBus } from './io-bus.js';
 import { VirtualClock, DEFAULT_CLOCK, type ClockConfig } from './clock.js';
 import { Access, Cpu, Stop, type CpuHost } from './cpu/cpu.js';
 import { cpuReadMsr, cpuWriteMsr } from './cpu/exec-system.js';
-import { Flag, Msr } from './cpu/constants.js';
+import { Flag, Msr, Seg } from './cpu/constants.js';
 import { CpuidModel } from './cpuid-model.js';
 import { MachineMsrs } from './machine-msrs.js';
 import { ExitKind, type VmExit, type IoExit } from './exit.js';
-import type { InterruptSource } from './irq.js';
+import type { InterruptSource, LocalInterruptController } from './irq.js';
+import { createScheduler, DEFAULT_SCHED, type SchedConfig, type Scheduler } from './scheduler.js';
 import type { MachineObserver } from './observer.js';
 import type { HypervisorHost, HypervisorPersonality, GuestRegs } from '../hypervisors/personality.js';
 import { KvStore } from '../hypervisors/kv-store.js';
@@ -39,6 +40,16 @@ export interface MachineConfig {
   kv?: KvStore;
   /** Unix time (s) at power-on, the wall clock paravirtual clocks report (default 2000-01-01). */
   bootTime?: number;
+  /** How several vCPUs share the clock (runAll); default round-robin. */
+  sched?: SchedConfig;
+}
+
+/** What a vCPU is doing, as the scheduler sees it. */
+export const enum VcpuRunState {
+  /** Executing (or halted with IF=1, waiting for an interrupt). */
+  Running = 0,
+  /** An application processor after power-on or INIT: waits for a StartUp IPI (SDM vol. 3, 9.4). */
+  WaitForSipi = 1,
 }
 
 const DEFAULT_BOOT_TIME = 946684800; // 2000-01-01T00:00:00Z, the RTC's default too
@@ -50,10 +61,23 @@ export class Machine implements CpuHost {
   readonly cpus: Cpu[] = [];
   readonly cpuidModel: CpuidModel;
   readonly msrs = new MachineMsrs();
-  /** The interrupt controller the BSP takes external interrupts from (the PIC for now). */
+  /** The interrupt controller the BSP takes external interrupts from when no local APIC is wired (the PIC). */
   interrupts: InterruptSource | null = null;
-  /** Virtual time spent halted (idle skips), in instruction units. */
+  /** Per vCPU: its local APIC, once the platform wires them (then all interrupts come through it). */
+  lapics: LocalInterruptController[] = [];
+  /** Virtual time spent with no vCPU running (idle skips), in instruction units. */
   idleInsns = 0;
+  /** Per vCPU: virtual time minus its retired instructions (the clock is shared, see syncClock). */
+  private readonly timeBase: number[] = [];
+  /** Per vCPU: running or waiting for a StartUp IPI. */
+  readonly runState: VcpuRunState[] = [];
+  readonly scheduler: Scheduler;
+  /** The vCPU runAll ran last (its exit is the one returned). */
+  lastVcpu = 0;
+  /** Within runAll: a vCPU that halts or pauses hands the clock to the next one. */
+  private sharing = false;
+  /** A vCPU paused inside runAll: end its quantum at the next instruction boundary. */
+  private yieldRequested = false;
   /** Per vCPU: an exit waiting for the caller's answer (re-executed on the next run). */
   private readonly pending: (VmExit | null)[] = [];
   /** Per vCPU: the answered exit the re-executed instruction consumes. */
@@ -85,7 +109,11 @@ export class Machine implements CpuHost {
       this.pending.push(null);
       this.answer.push(null);
       this.hltReportedAt.push(-1);
+      this.timeBase.push(0);
+      // Application processors wait for INIT/SIPI; the API's writeregs/resetcpu start them directly.
+      this.runState.push(i === 0 ? VcpuRunState.Running : VcpuRunState.WaitForSipi);
     }
+    this.scheduler = createScheduler(config.sched ?? DEFAULT_SCHED);
     this.cpuidModel = new CpuidModel({
       vcpus: config.vcpus,
       hypervisorBit: config.personalities.length > 0,
@@ -161,9 +189,16 @@ export class Machine implements CpuHost {
     }
   }
 
+  /** Let `insns` instruction times pass with no instruction retired (a paused VM, an idle skip). */
+  skipIdle(insns: number): void {
+    this.idleInsns += insns;
+    this.clock.icount += insns;
+    this.timeBase[this.running] += insns;
+  }
+
   /** Bring the clock to the CPU's exact position (called before any device sees time). */
   syncClock(cpu: Cpu): void {
-    this.clock.icount = cpu.insns + this.idleInsns;
+    this.clock.icount = cpu.insns + this.timeBase[cpu.id];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -190,6 +225,9 @@ export class Machine implements CpuHost {
   private runUntilExit(id: number, maxInsns: number): VmExit {
     const cpu = this.cpus[id];
     this.running = id;
+    // The shared clock goes on from where the last vCPU left it.
+    this.timeBase[id] = this.clock.icount - cpu.insns;
+    if (this.runState[id] === VcpuRunState.WaitForSipi) return { kind: ExitKind.Hlt };
     if (this.pending[id] !== null) {
       // The caller answered the pending exit; the re-executed instruction consumes it.
       this.answer[id] = this.pending[id];
@@ -208,6 +246,10 @@ export class Machine implements CpuHost {
       const stop = cpu.run(cpu.insns + budget);
       this.syncClock(cpu);
       if (this.stopAfter !== null) return this.takeStop();
+      if (this.yieldRequested) {
+        this.yieldRequested = false;
+        return { kind: ExitKind.Limit };
+      }
       switch (stop) {
         case Stop.EXIT:
           return this.pending[id]!;
@@ -218,6 +260,11 @@ export class Machine implements CpuHost {
             this.hltReportedAt[id] = cpu.insns; // one event per HLT executed
             this.observer.hlt(id, cpu.insns);
           }
+          if (this.sharing) {
+            // Another vCPU may run (or wake this one): runAll decides.
+            if (cpu.nmiPending || ((cpu.flagsReg & Flag.IF) !== 0 && this.interruptPending(cpu))) break;
+            return { kind: ExitKind.Hlt };
+          }
           if ((cpu.flagsReg & Flag.IF) === 0 && !cpu.nmiPending) {
             return { kind: ExitKind.Shutdown, reason: 'hlt-with-interrupts-off' };
           }
@@ -226,13 +273,109 @@ export class Machine implements CpuHost {
           // past the caller's limit.
           const next = this.clock.nextDeadline();
           if (next === Infinity) return { kind: ExitKind.Hlt };
-          this.idleInsns += Math.max(0, Math.min(next, timeLimit) - this.clock.icount);
+          const skip = Math.max(0, Math.min(next, timeLimit) - this.clock.icount);
+          this.idleInsns += skip;
+          this.timeBase[id] += skip;
           break;
         }
         default:
           break; // LIMIT (a timer is due, or the time limit: checked at the top) or BREAK
       }
     }
+  }
+
+  /**
+   * Run every vCPU under the scheduler until an exit the caller must see (returned, with
+   * `lastVcpu` naming its vCPU) or until `maxInsns` instruction times have passed on the shared
+   * clock. With one vCPU this is run(0). A vCPU runs for its quantum, or until it halts or
+   * pauses; when no vCPU can run, virtual time skips to the next timer.
+   */
+  runAll(maxInsns: number): VmExit {
+    if (this.cpus.length === 1) {
+      this.lastVcpu = 0;
+      return this.run(0, maxInsns);
+    }
+    const timeLimit = this.clock.icount + maxInsns;
+    const runnable = this.cpus.map(() => false);
+    this.sharing = true;
+    try {
+      for (;;) {
+        this.clock.fireDue();
+        if (this.stopAfter !== null) return this.takeStop();
+        const now = this.clock.icount;
+        if (now >= timeLimit) return { kind: ExitKind.Limit };
+        let anyAwake = false;
+        for (let i = 0; i < this.cpus.length; i++) {
+          runnable[i] = this.canRun(i);
+          if (!runnable[i] && this.runState[i] === VcpuRunState.Running && !this.cpus[i].shutdown && (this.cpus[i].flagsReg & Flag.IF) !== 0) anyAwake = true;
+        }
+        // An answered exit resumes its vCPU first (the rest of its quantum, as if never stopped).
+        const id = this.pending[this.lastVcpu] !== null && runnable[this.lastVcpu] ? this.lastVcpu : this.scheduler.next(runnable, this.lastVcpu);
+        if (id < 0) {
+          // Every vCPU is halted or waiting: skip to the next timer.
+          const next = this.clock.nextDeadline();
+          if (next === Infinity) {
+            return anyAwake ? { kind: ExitKind.Hlt } : { kind: ExitKind.Shutdown, reason: 'hlt-with-interrupts-off' };
+          }
+          const skip = Math.min(next, timeLimit) - now;
+          this.idleInsns += skip;
+          this.clock.icount += skip;
+          continue;
+        }
+        this.lastVcpu = id;
+        const e = this.run(id, Math.max(1, Math.min(this.scheduler.quantum(), timeLimit - now)));
+        if (e.kind === ExitKind.Limit || (e.kind === ExitKind.Hlt && !this.stopRequested())) continue;
+        return e;
+      }
+    } finally {
+      this.sharing = false;
+    }
+  }
+
+  private stopRequested(): boolean {
+    return this.stopAfter !== null;
+  }
+
+  /** May vCPU `id` execute now (not waiting for SIPI, not shut down, not idle in HLT)? */
+  private canRun(id: number): boolean {
+    const cpu = this.cpus[id];
+    if (this.runState[id] !== VcpuRunState.Running || cpu.shutdown) return false;
+    if (!cpu.halted) return true;
+    return cpu.nmiPending || ((cpu.flagsReg & Flag.IF) !== 0 && this.interruptPending(cpu));
+  }
+
+  /** INIT for vCPU `id` (SDM vol. 3, 9.4.1 and 11.4.7.3): power-on state, then wait for a SIPI. */
+  vcpuInit(id: number): void {
+    const cpu = this.cpus[id];
+    cpu.resetState();
+    this.injected[id].length = 0;
+    this.discardPending(id);
+    this.runState[id] = VcpuRunState.WaitForSipi;
+    cpu.breakLoop = true;
+  }
+
+  /** A StartUp IPI: a waiting vCPU starts in real mode at vector * 0x1000 (CS = vector << 8, IP = 0). */
+  vcpuStartup(id: number, vector: number): void {
+    if (this.runState[id] !== VcpuRunState.WaitForSipi) return; // ignored unless waiting (SDM 9.4.4)
+    const cpu = this.cpus[id];
+    cpu.segSel[Seg.CS] = (vector & 0xff) << 8;
+    cpu.segBase[Seg.CS] = (vector & 0xff) << 12;
+    cpu.ripLo = 0;
+    cpu.ripHi = 0;
+    cpu.updateMode();
+    this.runState[id] = VcpuRunState.Running;
+  }
+
+  /** An NMI for vCPU `id`. */
+  vcpuNmi(id: number): void {
+    this.cpus[id].nmiPending = true;
+    this.cpus[id].halted = false;
+    this.cpus[id].breakLoop = true;
+  }
+
+  /** Start a vCPU the API caller set up by hand (writeregs/resetcpu): it no longer waits for a SIPI. */
+  startVcpu(id: number): void {
+    this.runState[id] = VcpuRunState.Running;
   }
 
   /** Forget an exit waiting for an answer, and any answer not consumed yet (resetcpu, writeregs). */
@@ -344,6 +487,11 @@ export class Machine implements CpuHost {
       return true;
     }
     if (cpuReadMsr(cpu, msr, out)) return true;
+    if (this.lapics.length !== 0) {
+      this.syncClock(cpu); // the APIC timer's current count and TSC deadline read the clock
+      const r = this.lapics[cpu.id].rdmsr(msr, out);
+      if (r !== 'no') return r === 'ok';
+    }
     if (this.msrs.read(msr, cpu.id, out)) return true;
     this.syncClock(cpu); // personalities may read the clock (TIME_REF_COUNT)
     for (const p of this.config.personalities) if (p.rdmsr?.(msr, out, cpu.id)) return true;
@@ -371,6 +519,14 @@ export class Machine implements CpuHost {
       return true;
     }
     if (cpuWriteMsr(cpu, msr, lo, hi)) return true;
+    if (this.lapics.length !== 0) {
+      this.syncClock(cpu);
+      const r = this.lapics[cpu.id].wrmsr(msr, lo, hi);
+      if (r !== 'no') {
+        cpu.breakLoop = true; // an EOI, TPR or self-IPI may make an interrupt deliverable
+        return r === 'ok';
+      }
+    }
     const m = this.msrs.write(msr, cpu.id, lo, hi);
     if (m !== 'no') return m === 'ok';
     this.syncClock(cpu); // personalities write clock structures stamped with the current time
@@ -414,14 +570,28 @@ export class Machine implements CpuHost {
 
   interruptPending(cpu: Cpu): boolean {
     if (this.injected[cpu.id].length > 0) return true;
+    if (this.lapics.length !== 0) {
+      this.syncClock(cpu);
+      return this.lapics[cpu.id].hasInterrupt();
+    }
     return cpu.id === 0 && this.interrupts !== null && this.interrupts.hasInterrupt();
   }
 
   acknowledgeInterrupt(cpu: Cpu): number {
     const q = this.injected[cpu.id];
-    const fromApi = q.length > 0;
-    const v = fromApi ? q.shift()! : this.interrupts!.acknowledge();
-    this.observer?.interrupt(cpu.id, cpu.insns, v, fromApi ? 'hypervisor' : 'pic');
+    if (q.length > 0) {
+      const v = q.shift()!;
+      this.observer?.interrupt(cpu.id, cpu.insns, v, 'hypervisor');
+      return v;
+    }
+    if (this.lapics.length !== 0) {
+      const l = this.lapics[cpu.id];
+      const v = l.acknowledge();
+      this.observer?.interrupt(cpu.id, cpu.insns, v, l.lastAckWasExtInt ? 'pic' : 'lapic');
+      return v;
+    }
+    const v = this.interrupts!.acknowledge();
+    this.observer?.interrupt(cpu.id, cpu.insns, v, 'pic');
     return v;
   }
 
@@ -436,6 +606,10 @@ export class Machine implements CpuHost {
   pause(cpu: Cpu): void {
     if (this.config.exitOnPause) {
       this.stopWith({ kind: ExitKind.Pause });
+      cpu.breakLoop = true;
+    } else if (this.sharing) {
+      // Pause-loop exit: a spinning vCPU yields the rest of its quantum.
+      this.yieldRequested = true;
       cpu.breakLoop = true;
     }
   }

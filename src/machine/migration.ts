@@ -45,8 +45,7 @@ export function scheduleMigration(machine: Machine, plan: MigrationPlan): number
       // Idle virtual time, counted in instruction units like HLT's skips; icount follows at once so
       // every clock read from here on (the personalities' rewrite included) sees the resumed time.
       const insns = Math.ceil(pauseNs / machine.clock.nsPerInsn);
-      machine.idleInsns += insns;
-      machine.clock.icount += insns;
+      machine.skipIdle(insns);
     }
     if (tscKHz !== undefined && tscKHz !== machine.clock.tscKHz) machine.setTscKHz(tscKHz); // calls clockChanged
     else if (pauseNs > 0) for (const p of personalities) p.clockChanged?.();
