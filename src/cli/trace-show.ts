@@ -116,7 +116,7 @@ function columnWidths(r: TraceReader): { event: number; vcpu: number; icount: nu
   };
 }
 
-const KIND_WIDTH = 'host-input'.length;
+const KIND_WIDTH = 'host-output'.length;
 
 async function showEvents(file: string, r: TraceReader, opts: ShowOptions, out: LineOut): Promise<void> {
   const w = columnWidths(r);

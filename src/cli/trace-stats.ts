@@ -29,7 +29,7 @@ export interface TraceCounts {
   /** By the low 32 bits of RAX; -1 for a call recorded without arguments. */
   hypercalls: Map<number, { count: number; insns: Set<string>; ud: number }>;
   interrupts: Map<number, { count: number; sources: Set<string> }>;
-  devices: Map<string, { dmaToGuest: number; dmaFromGuest: number; dmaBytes: number; inputs: number; inputBytes: number }>;
+  devices: Map<string, { dmaToGuest: number; dmaFromGuest: number; dmaBytes: number; inputs: number; inputBytes: number; outputs: number; outputBytes: number }>;
   kvWrites: Map<string, number>;
   vcpus: Map<number, VcpuSpan>;
   end: { reason: string; exitStatus: number; icount: number; vcpu: number } | null;
@@ -97,15 +97,19 @@ export function countEvents(events: Iterable<TraceEvent>): TraceCounts {
         break;
       }
       case 'dma':
-      case 'host-input': {
-        const d = bump(c.devices, e.device, () => ({ dmaToGuest: 0, dmaFromGuest: 0, dmaBytes: 0, inputs: 0, inputBytes: 0 }));
+      case 'host-input':
+      case 'host-output': {
+        const d = bump(c.devices, e.device, () => ({ dmaToGuest: 0, dmaFromGuest: 0, dmaBytes: 0, inputs: 0, inputBytes: 0, outputs: 0, outputBytes: 0 }));
         if (e.kind === 'dma') {
           if (e.toGuest) d.dmaToGuest++;
           else d.dmaFromGuest++;
           d.dmaBytes += e.length;
-        } else {
+        } else if (e.kind === 'host-input') {
           d.inputs++;
           d.inputBytes += e.data.length;
+        } else {
+          d.outputs++;
+          d.outputBytes += e.data.length;
         }
         break;
       }
@@ -266,12 +270,12 @@ function statsLines(file: string, r: TraceReader, c: TraceCounts, k: TraceCosts,
     ['l', 'r', 'l'],
   );
   section(
-    'devices (DMA and host input)',
+    'devices (DMA, host input and output)',
     [
-      ['device', 'dma in', 'dma out', 'dma bytes', 'inputs', 'input bytes'],
-      ...byName(c.devices).map(([d, v]) => [d, grouped(v.dmaToGuest), grouped(v.dmaFromGuest), grouped(v.dmaBytes), grouped(v.inputs), grouped(v.inputBytes)]),
+      ['device', 'dma in', 'dma out', 'dma bytes', 'inputs', 'input bytes', 'outputs', 'output bytes'],
+      ...byName(c.devices).map(([d, v]) => [d, grouped(v.dmaToGuest), grouped(v.dmaFromGuest), grouped(v.dmaBytes), grouped(v.inputs), grouped(v.inputBytes), grouped(v.outputs), grouped(v.outputBytes)]),
     ],
-    ['l', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
   section('information store writes', [['key', 'writes'], ...byName(c.kvWrites).map(([k, n]) => [JSON.stringify(k), grouped(n)])], ['l', 'r']);
   return lines;

@@ -562,6 +562,20 @@ export class Machine implements CpuHost {
     return handled;
   }
 
+  /** Bytes from the host for the guest, through the observer (see MachineObserver.hostInput). */
+  hostInput(device: string, data: Uint8Array): Uint8Array {
+    const o = this.observer;
+    if (o === null) return data;
+    const cpu = this.cpus[this.running];
+    return o.hostInput(cpu.id, cpu.insns, device, data);
+  }
+
+  /** Bytes a device sends to the host, reported to the observer. */
+  hostOutput(device: string, data: Uint8Array): void {
+    const cpu = this.cpus[this.running];
+    this.observer?.hostOutput(cpu.id, cpu.insns, device, data);
+  }
+
   /** Queue an external interrupt for a vCPU (taken when its RFLAGS.IF allows). */
   injectInterrupt(vcpu: number, vector: number): void {
     this.injected[vcpu].push(vector);

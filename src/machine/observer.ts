@@ -34,4 +34,12 @@ export interface MachineObserver {
   exit(vcpu: number, icount: number, exit: VmExit): void;
   /** The guest wrote a key of the information store. */
   kvWrite(vcpu: number, icount: number, key: string, value: string): void;
+  /**
+   * Bytes from the host a device hands the guest (disk data, a received frame, entropy):
+   * returns the bytes the guest gets. A recorder returns `data`; a replayer returns the
+   * recorded bytes, so a replay needs neither the host file nor the network.
+   */
+  hostInput(vcpu: number, icount: number, device: string, data: Uint8Array): Uint8Array;
+  /** Bytes a device sends to the host (a transmitted frame). */
+  hostOutput(vcpu: number, icount: number, device: string, data: Uint8Array): void;
 }

@@ -64,7 +64,8 @@ export function sameEvent(a: TraceEvent, b: TraceEvent): boolean {
       if ('data' in a) return 'data' in y && sameBytes(a.data, y.data);
       return 'digest' in y && sameBytes(a.digest, y.digest);
     }
-    case 'host-input': {
+    case 'host-input':
+    case 'host-output': {
       const y = b as typeof a;
       return a.device === y.device && sameBytes(a.data, y.data);
     }

@@ -42,7 +42,8 @@ export type TraceEventBody =
   | { kind: 'host-input'; device: string; data: Uint8Array }
   | { kind: 'digest'; hash: Uint8Array; parts: DigestPart[] }
   | { kind: 'end'; reason: string; exitStatus: number; digest: Uint8Array }
-  | { kind: 'kv-write'; key: string; value: string };
+  | { kind: 'kv-write'; key: string; value: string }
+  | { kind: 'host-output'; device: string; data: Uint8Array };
 
 export type TraceEvent = Stamp & TraceEventBody;
 export type TraceEventKind = TraceEventBody['kind'];
@@ -67,6 +68,7 @@ export const enum Tag {
   Digest = 16,
   End = 17,
   KvWrite = 18,
+  HostOutput = 19,
   // Container records (not events), see container.ts.
   Sync = 29,
   ImageChunk = 30,
@@ -437,9 +439,10 @@ export function encodeEvent(w: ByteWriter, st: StampState, e: TraceEvent): void 
       break;
     }
     case 'host-input':
+    case 'host-output':
       if (typeof e.device !== 'string') bad(e, 'device must be a string');
       checkBlob(e, e.data, 'data');
-      stamp(w, Tag.HostInput, vcpu, delta);
+      stamp(w, e.kind === 'host-input' ? Tag.HostInput : Tag.HostOutput, vcpu, delta);
       w.str(e.device);
       w.blob(e.data);
       break;
@@ -534,7 +537,7 @@ export const tagVcpu = (t: number): number => t >>> 5;
 
 /** True for tags that are events (as opposed to container records). */
 export function isEventTag(kind: number): boolean {
-  return kind >= Tag.Io && kind <= Tag.KvWrite;
+  return kind >= Tag.Io && kind <= Tag.HostOutput;
 }
 
 function u8Bool(r: ByteReader, what: string): boolean {
@@ -650,9 +653,10 @@ export function decodeEventBody(r: ByteReader, st: StampState, kind: number, vcp
       }
       break;
     }
-    case Tag.HostInput: {
+    case Tag.HostInput:
+    case Tag.HostOutput: {
       const device = r.str();
-      e = { vcpu, icount, kind: 'host-input', device, data: r.blob() };
+      e = { vcpu, icount, kind: kind === Tag.HostInput ? 'host-input' : 'host-output', device, data: r.blob() };
       break;
     }
     case Tag.Digest: {

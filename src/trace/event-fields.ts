@@ -24,6 +24,7 @@ export const EVENT_KINDS = [
   'digest',
   'end',
   'kv-write',
+  'host-output',
 ] as const satisfies readonly TraceEventKind[];
 // Fails to compile if a kind is added to the format but not to the list above.
 const allKindsListed: [Exclude<TraceEventKind, (typeof EVENT_KINDS)[number]>] extends [never] ? true : false = true;
@@ -212,7 +213,8 @@ export function eventFields(e: TraceEvent): Field[] {
         payload,
       ];
     }
-    case 'host-input': {
+    case 'host-input':
+    case 'host-output': {
       const d = bytesAsText(e.data, 32);
       return [
         { name: 'device', text: e.device },
@@ -290,6 +292,7 @@ export function eventJson(n: number, e: TraceEvent): Record<string, unknown> {
         ? Object.assign(o, { toGuest: e.toGuest, device: e.device, gpa: e.gpa, length: e.length, data: hexBytes(e.data) })
         : Object.assign(o, { toGuest: e.toGuest, device: e.device, gpa: e.gpa, length: e.length, digest: hexBytes(e.digest) });
     case 'host-input':
+    case 'host-output':
       return Object.assign(o, { device: e.device, data: hexBytes(e.data) });
     case 'digest':
       return Object.assign(o, { hash: hexBytes(e.hash), parts: e.parts.map((p) => ({ name: p.name, hash: hexBytes(p.hash) })) });

@@ -88,6 +88,15 @@ export class EventShaper implements MachineObserver {
   kvWrite(vcpu: number, icount: number, key: string, value: string): void {
     this.sink({ vcpu, icount, kind: 'kv-write', key, value });
   }
+
+  hostInput(vcpu: number, icount: number, device: string, data: Uint8Array): Uint8Array {
+    this.sink({ vcpu, icount, kind: 'host-input', device, data });
+    return data;
+  }
+
+  hostOutput(vcpu: number, icount: number, device: string, data: Uint8Array): void {
+    this.sink({ vcpu, icount, kind: 'host-output', device, data });
+  }
 }
 
 /**

@@ -115,6 +115,16 @@ export class TraceVerifier extends EventShaper {
     return super.mmioRead(vcpu, icount, gpa, size, value);
   }
 
+  /** Host input comes from the trace in both modes: the host file or peer need not exist on replay. */
+  override hostInput(vcpu: number, icount: number, device: string, data: Uint8Array): Uint8Array {
+    const e = this.expect('host-input', vcpu, icount);
+    if (e !== null && e.kind === 'host-input' && e.device === device && e.data.length === data.length) {
+      this.accept();
+      return e.data;
+    }
+    return super.hostInput(vcpu, icount, device, data);
+  }
+
   override cpuid(vcpu: number, icount: number, leaf: number, subleaf: number, r: Int32Array): void {
     const e = this.expect('cpuid', vcpu, icount);
     if (e !== null && e.kind === 'cpuid' && e.leaf === leaf && e.subleaf === subleaf && e.result[0] === r[0] >>> 0 && e.result[1] === r[1] >>> 0 && e.result[2] === r[2] >>> 0 && e.result[3] === r[3] >>> 0) {

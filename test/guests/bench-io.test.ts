@@ -71,6 +71,10 @@ class ExitCounter implements MachineObserver {
   interrupt(): void {}
   exit(): void {}
   kvWrite(): void {}
+  hostInput(_v: number, _i: number, _d: string, data: Uint8Array): Uint8Array {
+    return data;
+  }
+  hostOutput(): void {}
 }
 
 function run(iters: number): { exit: VmExit; serial: string; counter: ExitCounter } {

@@ -61,6 +61,7 @@ export const bodyArb: fc.Arbitrary<TraceEventBody> = fc.oneof(
   ),
   fc.record({ kind: fc.constant('dma' as const), device: name, gpa: safeUint, length: safeUint, toGuest: fc.boolean(), digest: bytes(32) }),
   fc.record({ kind: fc.constant('host-input' as const), device: name, data: bytes(64) }),
+  fc.record({ kind: fc.constant('host-output' as const), device: name, data: bytes(64) }),
   fc.record({ kind: fc.constant('digest' as const), hash: bytes(32), parts: fc.array(fc.record({ name, hash: bytes(32) }), { maxLength: 4 }) }),
   fc.record({
     kind: fc.constant('end' as const),

@@ -42,6 +42,7 @@ const examples: TraceEvent[] = [
   { vcpu: 0, icount: 23, kind: 'dma', device: 'e1000', gpa: 0x200000, length: 1 << 30, toGuest: false, digest: h(3) },
   { vcpu: 0, icount: 24, kind: 'host-input', device: 'com1', data: new TextEncoder().encode('ls -l\n') },
   { vcpu: 0, icount: 25, kind: 'host-input', device: 'ünïcødé', data: new Uint8Array(0) },
+  { vcpu: 1, icount: 26, kind: 'host-output', device: 'virtio-net@0:3.0', data: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x08, 0x06]) },
   { vcpu: 0, icount: 26, kind: 'digest', hash: h(1), parts: [{ name: 'regs', hash: h(2) }, { name: 'mem', hash: h(4) }] },
   { vcpu: 0, icount: 27, kind: 'digest', hash: h(9, 8), parts: [] },
   { vcpu: 7, icount: MAX_ICOUNT, kind: 'hlt' },
@@ -55,7 +56,7 @@ const examples: TraceEvent[] = [
 describe('trace event encoding', () => {
   it('round-trips one example of every kind, alone and in sequence', () => {
     const kinds = new Set(examples.map((e) => e.kind));
-    expect(kinds.size).toBe(17);
+    expect(kinds.size).toBe(18);
     for (const e of examples) {
       expect(decodeEvents(encodeEvents([e]))).toEqual([e]);
     }
