@@ -24,7 +24,7 @@
 // used ring at the next 4096-byte boundary (setLegacyPfn).
 
 import type { DeviceState } from '../device.js';
-import { stateBool, stateNum } from '../state.js';
+import { stateBool, stateNum, stateNums } from '../state.js';
 import { walkChain, type DescriptorChain, type VirtioDma } from './descriptor-chain.js';
 import { DESC_SIZE, LEGACY_PFN_SHIFT, LEGACY_VRING_ALIGN, VIRTIO_MSI_NO_VECTOR, VIRTQ_AVAIL_F_NO_INTERRUPT, needEvent } from './virtio-spec.js';
 
@@ -47,9 +47,12 @@ export class Virtqueue {
   size: number;
   /** Modern queue_enable, or legacy QUEUE_PFN != 0. */
   ready = false;
+  /** Guest-physical addresses of the three parts (2.7); above 2^53 they are inexact but then never in RAM anyway. */
   descAddr = 0;
   availAddr = 0;
   usedAddr = 0;
+  /** The addresses as the driver wrote them (queue_desc/driver/device lo, hi: 4.1.4.3), read back exactly. */
+  readonly addrWords = new Uint32Array(6);
   msixVector = VIRTIO_MSI_NO_VECTOR;
   /** Next available-ring entry to take (free-running u16). */
   lastAvailIdx = 0;
@@ -75,6 +78,7 @@ export class Virtqueue {
     this.size = this.maxSize;
     this.ready = false;
     this.descAddr = this.availAddr = this.usedAddr = 0;
+    this.addrWords.fill(0);
     this.msixVector = VIRTIO_MSI_NO_VECTOR;
     this.lastAvailIdx = this.usedIdx = this.signalledUsedIdx = 0;
     this.broken = false;
@@ -95,8 +99,25 @@ export class Virtqueue {
     this.availAddr = this.descAddr + DESC_SIZE * size;
     const availEnd = this.availAddr + 2 * (3 + size);
     this.usedAddr = Math.ceil(availEnd / LEGACY_VRING_ALIGN) * LEGACY_VRING_ALIGN;
+    this.syncWords();
     this.lastAvailIdx = this.usedIdx = this.signalledUsedIdx = 0;
     this.ready = true;
+  }
+
+  /** Modern address write: word 0-5 = desc lo/hi, driver (avail) lo/hi, device (used) lo/hi. */
+  setAddrWord(word: number, value: number): void {
+    const w = this.addrWords;
+    w[word] = value >>> 0;
+    this.descAddr = w[1] * 0x1_0000_0000 + w[0];
+    this.availAddr = w[3] * 0x1_0000_0000 + w[2];
+    this.usedAddr = w[5] * 0x1_0000_0000 + w[4];
+  }
+
+  private syncWords(): void {
+    const w = this.addrWords;
+    w[0] = this.descAddr % 0x1_0000_0000; w[1] = Math.floor(this.descAddr / 0x1_0000_0000);
+    w[2] = this.availAddr % 0x1_0000_0000; w[3] = Math.floor(this.availAddr / 0x1_0000_0000);
+    w[4] = this.usedAddr % 0x1_0000_0000; w[5] = Math.floor(this.usedAddr / 0x1_0000_0000);
   }
 
   get legacyPfn(): number {
@@ -149,11 +170,19 @@ export class Virtqueue {
    * is clipped to the chain's writable length (defaults to the bytes written through it).
    */
   pushUsed(chain: DescriptorChain, len: number = chain.bytesWritten): void {
+    this.pushUsedHead(chain.head, len < 0 ? 0 : len > chain.writableLength ? chain.writableLength : len);
+  }
+
+  /**
+   * pushUsed for a chain the device kept only by its head index (e.g. the balloon's stats
+   * buffer, held until the host wants new statistics). `len` must be what the device wrote.
+   */
+  pushUsedHead(head: number, len: number): void {
     if (!this.live()) return;
     const mem = this.host.dma.memory;
-    const used = len < 0 ? 0 : len > chain.writableLength ? chain.writableLength : len;
+    const used = len >>> 0;
     const elem = this.usedAddr + 4 + 8 * (this.usedIdx & (this.size - 1));
-    if (!mem.write32(elem, chain.head) || !mem.write32(elem + 4, used)) {
+    if (!mem.write32(elem, head) || !mem.write32(elem + 4, used)) {
       this.fail('used ring outside guest RAM');
       return;
     }
@@ -186,7 +215,7 @@ export class Virtqueue {
 
   saveState(): DeviceState {
     return {
-      size: this.size, ready: this.ready, descAddr: this.descAddr, availAddr: this.availAddr, usedAddr: this.usedAddr,
+      size: this.size, ready: this.ready, addrWords: Array.from(this.addrWords),
       msixVector: this.msixVector, lastAvailIdx: this.lastAvailIdx, usedIdx: this.usedIdx,
       signalledUsedIdx: this.signalledUsedIdx, broken: this.broken,
     };
@@ -195,9 +224,8 @@ export class Virtqueue {
   loadState(s: DeviceState): void {
     this.size = stateNum(s, 'size');
     this.ready = stateBool(s, 'ready');
-    this.descAddr = stateNum(s, 'descAddr');
-    this.availAddr = stateNum(s, 'availAddr');
-    this.usedAddr = stateNum(s, 'usedAddr');
+    const words = stateNums(s, 'addrWords', 6);
+    for (let i = 0; i < 6; i++) this.setAddrWord(i, words[i]);
     this.msixVector = stateNum(s, 'msixVector');
     this.lastAvailIdx = stateNum(s, 'lastAvailIdx');
     this.usedIdx = stateNum(s, 'usedIdx');
