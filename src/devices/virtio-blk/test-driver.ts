@@ -58,6 +58,7 @@ export class TestDriver {
       q.availAddr = base + 16 * q.size;
       q.usedAddr = base + 0x8000;
       q.ready = true;
+      this.mem.ram.fill(0, base, base + QUEUE_STRIDE); // fresh rings, as a driver allocates them
       this.availIdx[q.index] = 0;
       this.usedSeen[q.index] = 0;
       this.nextDesc[q.index] = 0;

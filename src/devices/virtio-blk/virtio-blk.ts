@@ -51,6 +51,8 @@ export class VirtioBlk implements VirtioDeviceModel {
   readonly configSize = BlkConfig.SIZE;
   /** Capacity in 512-byte sectors (5.2.4), from the backend's size rounded down as bhyve does. */
   readonly capacitySectors: number;
+  /** The image size in bytes: what a replay's stand-in needs (blk-config.ts standInBytes). */
+  readonly sizeBytes: number;
   readonly readOnly: boolean;
   private readonly config = new Uint8Array(BlkConfig.SIZE);
   private readonly ident = new Uint8Array(BLK_ID_BYTES);
@@ -61,6 +63,7 @@ export class VirtioBlk implements VirtioDeviceModel {
   constructor(private readonly p: VirtioBlkParams) {
     this.name = p.name;
     this.readOnly = p.readOnly || p.backend.readOnly;
+    this.sizeBytes = p.backend.sizeBytes;
     this.capacitySectors = Math.floor(p.backend.sizeBytes / BLK_SECTOR);
     let physExp = 0; // log2(physical / logical), both powers of two (blk-options.ts)
     while (physExp < 16 && (p.logicalSectorSize << physExp) < p.physicalSectorSize) physExp++;
