@@ -71,3 +71,16 @@ describe('writeFirmwareTables', () => {
     expect(a).toEqual(b);
   });
 });
+
+describe('odd descriptions', () => {
+  it('rejects impossible configurations with an error naming the problem', () => {
+    expect(() => buildFirmwareImages(sampleDescription({ vcpus: 0 }), { acpi: true, mptable: true, smbios: true })).toThrow(/vCPU count/);
+    expect(() => buildFirmwareImages(sampleDescription({ vcpus: 2, apicIds: [0] }), { acpi: true, mptable: true, smbios: true })).toThrow(/apicIds/);
+    expect(() => buildFirmwareImages(sampleDescription({ uuid: 'not-a-uuid' }), { acpi: false, mptable: false, smbios: true })).toThrow(/UUID/);
+  });
+  it('keeps SMBIOS strings printable ASCII whatever the VM name (DSP0134 6.1.3)', () => {
+    const [img] = buildFirmwareImages(sampleDescription({ vmname: 'vm\u00e9\n' }), { acpi: false, mptable: false, smbios: true });
+    const text = String.fromCharCode(...img.bytes);
+    expect(text).toContain('vm??\0');
+  });
+});
