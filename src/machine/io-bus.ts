@@ -31,6 +31,19 @@ export class PortIoBus {
     for (let p = first; p < first + count; p++) this.owner[p] = idx;
   }
 
+  /** Remove the range registered exactly as [first, first+count); false if there is none. */
+  unregister(first: number, count: number): boolean {
+    const idx = this.ranges.findIndex((r) => r.first === first && r.count === count);
+    if (idx < 0) return false;
+    this.ranges.splice(idx, 1);
+    this.owner.fill(-1);
+    for (let i = 0; i < this.ranges.length; i++) {
+      const r = this.ranges[i];
+      for (let p = r.first; p < r.first + r.count; p++) this.owner[p] = i;
+    }
+    return true;
+  }
+
   handlerFor(port: number): PortHandler | null {
     const i = this.owner[port & 0xffff];
     return i < 0 ? null : this.ranges[i].handler;

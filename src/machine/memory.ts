@@ -63,6 +63,14 @@ export class GuestMemory {
     this.mmio.sort((a, b) => a.base - b.base);
   }
 
+  /** Unmap the MMIO window that starts at `base`; false if there is none. */
+  removeMmio(base: number): boolean {
+    const idx = this.mmio.findIndex((r) => r.base === base);
+    if (idx < 0) return false;
+    this.mmio.splice(idx, 1);
+    return true;
+  }
+
   findMmio(pa: number): MmioRegion | null {
     const list = this.mmio;
     for (let i = 0; i < list.length; i++) {

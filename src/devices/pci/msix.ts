@@ -3,7 +3,8 @@
 // Message Control.
 //
 // MsixCapability is a BarHandler for the table and PBA. With `dedicatedBar`, the function gives
-// it a BAR of its own (table at 0, PBA at the next 4 KiB boundary); otherwise the function's own
+// it a BAR of its own (table at 0, PBA right after it: 6.8.2 lets them share a 4 KiB range as long
+// as they do not overlap); otherwise the function's own
 // BAR handler forwards the offsets for which covers() is true to read()/write().
 //
 // Model:
@@ -33,7 +34,7 @@ export interface MsixOptions {
   bar: number;
   /** Table offset in the BAR (8-byte aligned); default 0. */
   tableOffset?: number;
-  /** PBA offset in the BAR (8-byte aligned); default: after the table, at a 4 KiB boundary. */
+  /** PBA offset in the BAR (8-byte aligned); default: right after the table. */
   pbaOffset?: number;
   /** Define a mem32 BAR `bar` that holds only the table and PBA. */
   dedicatedBar?: boolean;
@@ -57,7 +58,7 @@ export class MsixCapability implements BarHandler {
     this.vectors = n;
     this.bar = opts.bar;
     this.tableOffset = opts.tableOffset ?? 0;
-    this.pbaOffset = opts.pbaOffset ?? ((this.tableOffset + n * MSIX_ENTRY_SIZE + 0xfff) & ~0xfff);
+    this.pbaOffset = opts.pbaOffset ?? this.tableOffset + n * MSIX_ENTRY_SIZE;
     if ((this.tableOffset & 7) !== 0 || (this.pbaOffset & 7) !== 0) throw new RangeError('MSI-X: table and PBA must be 8-byte aligned');
     this.port = port;
     this.table = new Uint32Array(n * 4);

@@ -15,6 +15,9 @@
 //   onCommandChange(old, new)         hook: the guest changed COMMAND
 //   onReset()                         hook: the function was reset (reset() restores config space first)
 //   saveState/loadState               override and call super to add device state (JSON-plain)
+//   setMultiFunction(on)              (platform) Header Type bit 7 on the functions of a multi-function slot
+//   setInterruptPin(pin)              (platform) which INTx# pin the function uses
+//   firmwareWrite(off, size, value)   (platform) resource assignment before the guest runs
 //
 // The platform side: attach(env) gives the function its BarMapper and PciInterrupts; the host
 // (pci-host.ts) routes configuration cycles to cfgRead/cfgWrite and calls unmapStaleBars/mapBars
@@ -173,6 +176,34 @@ export abstract class PciFunction implements Device {
     this.initConfig(R.PCI_BAR0 + 4 * index, 4, low, (addrMask & ~(spec.size - 1)) >>> 0);
   }
 
+  /** Header Type bit 7: the platform sets it on function 0 of a slot with several functions. */
+  setMultiFunction(on: boolean): void {
+    const v = on ? R.PCI_HEADER_MULTIFUNCTION : 0;
+    this.config[R.PCI_HEADER_TYPE] = (this.config[R.PCI_HEADER_TYPE] & 0x7f) | v;
+    this.resetImage[R.PCI_HEADER_TYPE] = (this.resetImage[R.PCI_HEADER_TYPE] & 0x7f) | v;
+  }
+
+  /** Interrupt Pin (0 none, 1-4 INTA#-INTD#): the platform spreads a slot's functions over the pins. */
+  setInterruptPin(pin: number): void {
+    const v = pin >= 1 && pin <= 4 ? pin : 0;
+    this.config[R.PCI_INTERRUPT_PIN] = v;
+    this.resetImage[R.PCI_INTERRUPT_PIN] = v;
+  }
+
+  get interruptPin(): number {
+    return this.config[R.PCI_INTERRUPT_PIN];
+  }
+
+  /**
+   * A configuration write by the platform's firmware before the guest runs (BAR placement,
+   * COMMAND decode bits, Interrupt Line): applied with guest semantics, and kept as the power-on
+   * value so a machine reset comes back to the state firmware left.
+   */
+  firmwareWrite(offset: number, size: number, value: number): void {
+    this.cfgWrite(offset, size, value);
+    for (let i = 0; i < size; i++) this.resetImage[(offset + i) & 0xff] = this.config[(offset + i) & 0xff];
+  }
+
   /** The BAR's spec (null if the function has no such BAR). */
   barSpec(index: number): BarSpec | null {
     return this.bars[index]?.spec ?? null;
@@ -276,7 +307,7 @@ export abstract class PciFunction implements Device {
     const st = this.status;
     this.rawWrite(R.PCI_STATUS, 2, this.intxLevel ? st | R.PCI_STATUS_INTERRUPT : st & ~R.PCI_STATUS_INTERRUPT);
     // 6.2.2 bit 10 gates the pin; 6.8.1.3 / 6.8.2.3: no INTx while MSI or MSI-X is enabled.
-    const out = this.intxLevel && this.identity.interruptPin !== 0 && (this.command & R.PCI_COMMAND_INTX_DISABLE) === 0 &&
+    const out = this.intxLevel && this.config[R.PCI_INTERRUPT_PIN] !== 0 && (this.command & R.PCI_COMMAND_INTX_DISABLE) === 0 &&
       !(this.msi?.enabled ?? false) && !(this.msix?.enabled ?? false);
     if (out !== this.intxOut) {
       this.intxOut = out;
