@@ -2,7 +2,8 @@
 // functions the emulation registry makes, and the resources firmware would assign (no BIOS runs,
 // so this is the firmware, as bhyve's own PCI setup is):
 // - BARs placed in slot order (bus, slot, function, then BAR index), each naturally aligned,
-//   I/O in [PCI_IO_BASE, PCI_IO_LIMIT), 32-bit memory in [PCI_MMIO_BASE, PCI_MMIO_LIMIT); COMMAND's
+//   I/O in [PCI_IO_BASE, PCI_IO_LIMIT), 32-bit memory in [PCI_MMIO_BASE, PCI_MMIO_LIMIT), skipping
+//   ranges another device already decodes (pc-testdev has 0x2000-0x2017); COMMAND's
 //   I/O and memory decode bits set for the kinds of BAR a function has (bus mastering is left to
 //   the guest's driver).
 // - INTx: a function's pin is chosen as bhyve does (the least used pin of its slot, INTA# first);
@@ -91,7 +92,8 @@ const FIXED_MMIO: readonly { base: number; size: number }[] = [
   { base: LAPIC_BASE, size: LAPIC_SIZE },
 ];
 
-function barMapper(m: Machine): BarMapper {
+/** How BARs reach the machine's port bus and memory map (exported for tests). */
+export function barMapper(m: Machine): BarMapper {
   return {
     mapIo(base, size, handler, name) {
       if (!(base >= 0 && base + size <= 0x1_0000)) return false;
@@ -221,8 +223,10 @@ export function buildPciPlatform(m: Machine, opts: PciPlatformOptions): PciPlatf
       const bar = f.fn.barSpec(i);
       if (bar === null) continue;
       const io = bar.kind === 'io';
-      const base = io ? alignUp(ioNext, bar.size) : alignUp(memNext, bar.size);
       const limit = io ? PCI_IO_LIMIT : PCI_MMIO_LIMIT;
+      // Skip ranges devices already decode (e.g. pc-testdev's irq-line ports at 0x2000).
+      let base = io ? alignUp(ioNext, bar.size) : alignUp(memNext, bar.size);
+      while (base + bar.size <= limit && (io ? portsBusy(m, base, bar.size) : memBusy(m, base, bar.size))) base += bar.size;
       if (base + bar.size > limit) {
         throw new PlatformError(`-s ${f.spec.arg}: no room for BAR${i} (${bar.size} bytes of ${io ? 'I/O' : 'memory'} space) below 0x${limit.toString(16)}`);
       }
@@ -243,6 +247,16 @@ export function buildPciPlatform(m: Machine, opts: PciPlatformOptions): PciPlatf
     saveState: () => host.saveState(),
     loadState: (s) => host.loadState(s),
   };
+}
+
+function portsBusy(m: Machine, base: number, size: number): boolean {
+  for (let p = base; p < base + size; p++) if (m.io.handlerFor(p) !== null) return true;
+  return false;
+}
+
+function memBusy(m: Machine, base: number, size: number): boolean {
+  return base < m.mem.size || m.mem.mmio.some((r) => base < r.base + r.length && r.base < base + size) ||
+    FIXED_MMIO.some((w) => base < w.base + w.size && w.base < base + size);
 }
 
 function alignUp(n: number, align: number): number {
