@@ -128,3 +128,23 @@ export const APIC_BASE_DEFAULT = 0xfee0_0000;
 export const APIC_BASE_LO_RESERVED = 0x2ff;
 /** MAXPHYADDR 39 (the machine's CPUID 0x80000008): bits 38:32 of the base are valid. */
 export const APIC_BASE_HI_VALID = 0x7f;
+
+/** Offsets that exist in xAPIC mode (table 11-1), for the illegal-register-address error. */
+export function isXapicRegister(off: number): boolean {
+  if (off >= Reg.ISR0 && off < Reg.ESR) return true;
+  switch (off) {
+    case Reg.ID: case Reg.VERSION: case Reg.TPR: case Reg.APR: case Reg.PPR: case Reg.EOI: case Reg.RRD:
+    case Reg.LDR: case Reg.DFR: case Reg.SVR: case Reg.ESR: case Reg.ICR_LO: case Reg.ICR_HI:
+    case Reg.LVT_TIMER: case Reg.LVT_THERMAL: case Reg.LVT_PERF: case Reg.LVT_LINT0: case Reg.LVT_LINT1:
+    case Reg.LVT_ERROR: case Reg.TIMER_INITIAL: case Reg.TIMER_CURRENT: case Reg.TIMER_DIVIDE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** MSRs that exist in x2APIC mode (table 11-6; no APR, RRD, DFR, ICR high, CMCI). */
+export function isX2apicRegister(off: number): boolean {
+  if (off === Reg.APR || off === Reg.RRD || off === Reg.DFR || off === Reg.ICR_HI) return false;
+  return off === Reg.SELF_IPI || isXapicRegister(off);
+}

@@ -13,13 +13,15 @@ import type { ApicBus, ApicMessage, InterruptSource } from '../../machine/irq.js
 import type { Device, DeviceClock, DeviceState } from '../device.js';
 import { stateBool, stateNum, stateNums, stateObj } from '../state.js';
 import { ApicTimer } from './lapic-timer.js';
+import { clearBit, highestBit, setBit, testBit } from './vector-set.js';
+import { icrMessage } from './icr.js';
 import {
   APIC_BASE_BSP, APIC_BASE_DEFAULT, APIC_BASE_EN, APIC_BASE_EXTD, APIC_BASE_HI_VALID, APIC_BASE_LO_RESERVED,
-  APIC_VERSION, DCR_WRITABLE, DFR_MODEL_CLUSTER, DFR_MODEL_FLAT, DFR_RESERVED_ONES, ESR_ILLEGAL_REGISTER, ESR_RECEIVE_ILLEGAL_VECTOR,
-  ESR_SEND_ILLEGAL_VECTOR, ICR_DEST_LOGICAL, ICR_HI_WRITABLE, ICR_LEVEL_ASSERT, ICR_LO_WRITABLE, ICR_SHORTHAND_SHIFT,
-  ICR_TRIGGER_LEVEL, LVT_COUNT, LVT_DELIVERY_STATUS, LVT_LEVEL, LVT_MASKED, LVT_REMOTE_IRR, LVT_TIMER_MODE,
-  LVT_TIMER_MODE_SHIFT, LVT_VECTOR, LVT_WRITABLE, Lvt, MSR_APIC_BASE, MSR_TSC_DEADLINE, MSR_X2APIC_FIRST,
-  MSR_X2APIC_LAST, Reg, SVR_APIC_ENABLED, SVR_VECTOR, SVR_WRITABLE, TimerMode,
+  APIC_VERSION, DCR_WRITABLE, DFR_MODEL_CLUSTER, DFR_MODEL_FLAT, DFR_RESERVED_ONES, ESR_ILLEGAL_REGISTER,
+  ESR_RECEIVE_ILLEGAL_VECTOR, ESR_SEND_ILLEGAL_VECTOR, ICR_HI_WRITABLE, ICR_LO_WRITABLE, LVT_COUNT,
+  LVT_DELIVERY_STATUS, LVT_LEVEL, LVT_MASKED, LVT_REMOTE_IRR, LVT_TIMER_MODE, LVT_TIMER_MODE_SHIFT, LVT_VECTOR,
+  LVT_WRITABLE, Lvt, MSR_APIC_BASE, MSR_TSC_DEADLINE, MSR_X2APIC_FIRST, MSR_X2APIC_LAST, Reg, SVR_APIC_ENABLED,
+  SVR_VECTOR, SVR_WRITABLE, TimerMode, isX2apicRegister, isXapicRegister,
 } from './lapic-registers.js';
 
 export interface LocalApicOptions {
@@ -49,7 +51,6 @@ export interface LocalApicOptions {
 // Delivery modes as encoded in ICR/LVT bits 10:8 (11.6.1, 11.5.1).
 const DM_FIXED = 0;
 const DM_LOWEST = 1;
-const DM_SMI = 2;
 const DM_NMI = 4;
 const DM_INIT = 5;
 const DM_STARTUP = 6;
@@ -434,27 +435,12 @@ export class LocalApic implements Device {
   private writeIcr(lo: number, destination: number): void {
     this.icrLo = lo & ICR_LO_WRITABLE;
     const mode = (lo >> 8) & 7;
-    const vector = lo & 0xff;
-    if (mode === 3 || mode === DM_EXTINT) return; // reserved encodings: nothing is sent
-    if ((mode === DM_FIXED || mode === DM_LOWEST) && vector < 16) {
+    if ((mode === DM_FIXED || mode === DM_LOWEST) && (lo & 0xff) < 16) {
       this.error(ESR_SEND_ILLEGAL_VECTOR);
       return;
     }
-    if (mode === DM_SMI) return; // no SMM
-    const shorthand = (lo >>> ICR_SHORTHAND_SHIFT) & 3;
-    const broadcast = this.x2apicMode ? X2APIC_BROADCAST : 0xff;
-    const msg: ApicMessage = {
-      vector,
-      deliveryMode: mode,
-      logical: (lo & ICR_DEST_LOGICAL) !== 0,
-      dest: shorthand >= 2 ? broadcast : shorthand === 1 ? this.apicId : destination >>> 0,
-      levelTriggered: (lo & ICR_TRIGGER_LEVEL) !== 0,
-      // Only INIT has a de-assert form; every other mode is treated as asserted (11.6.1).
-      assert: mode === DM_INIT ? (lo & ICR_LEVEL_ASSERT) !== 0 || (lo & ICR_TRIGGER_LEVEL) === 0 : true,
-      shorthand,
-      source: this.apicId,
-    };
-    this.opts.send(msg);
+    const msg = icrMessage(lo, destination, this.apicId, this.x2apicMode);
+    if (msg !== null) this.opts.send(msg);
   }
 
   // ---- xAPIC MMIO (11.4.1) ----
@@ -719,44 +705,4 @@ export class LocalApic implements Device {
 /** x2APIC logical ID (11.12.10.2): cluster = ID[19:4] in bits 31:16, bit ID[3:0] of 15:0. */
 function x2apicLdr(id: number): number {
   return (((id >>> 4) << 16) | (1 << (id & 15))) | 0;
-}
-
-/** Offsets that exist in xAPIC mode (table 11-1), for the illegal-register-address error. */
-function isXapicRegister(off: number): boolean {
-  if (off >= Reg.ISR0 && off < Reg.ESR) return true;
-  switch (off) {
-    case Reg.ID: case Reg.VERSION: case Reg.TPR: case Reg.APR: case Reg.PPR: case Reg.EOI: case Reg.RRD:
-    case Reg.LDR: case Reg.DFR: case Reg.SVR: case Reg.ESR: case Reg.ICR_LO: case Reg.ICR_HI:
-    case Reg.LVT_TIMER: case Reg.LVT_THERMAL: case Reg.LVT_PERF: case Reg.LVT_LINT0: case Reg.LVT_LINT1:
-    case Reg.LVT_ERROR: case Reg.TIMER_INITIAL: case Reg.TIMER_CURRENT: case Reg.TIMER_DIVIDE:
-      return true;
-    default:
-      return false;
-  }
-}
-
-/** MSRs that exist in x2APIC mode (table 11-6; no APR, RRD, DFR, ICR high, CMCI). */
-function isX2apicRegister(off: number): boolean {
-  if (off === Reg.APR || off === Reg.RRD || off === Reg.DFR || off === Reg.ICR_HI) return false;
-  return off === Reg.SELF_IPI || isXapicRegister(off);
-}
-
-function highestBit(bits: Int32Array): number {
-  for (let i = 7; i >= 0; i--) {
-    const w = bits[i];
-    if (w !== 0) return (i << 5) + 31 - Math.clz32(w);
-  }
-  return -1;
-}
-
-function setBit(bits: Int32Array, v: number): void {
-  bits[v >> 5] |= 1 << (v & 31);
-}
-
-function clearBit(bits: Int32Array, v: number): void {
-  bits[v >> 5] &= ~(1 << (v & 31));
-}
-
-function testBit(bits: Int32Array, v: number): boolean {
-  return (bits[v >> 5] & (1 << (v & 31))) !== 0;
 }
