@@ -8,6 +8,10 @@ import { Uart16550 } from '../devices/uart16550/uart16550.js';
 import {
   AMD_HOSTBRIDGE_IDS, HOSTBRIDGE_IDS, HostBridge, LpcBridge, PciUart, parseHostBridgeConf, pciAddressName, type PciFunction,
 } from '../devices/pci/index.js';
+import { virtioBlkEmulation } from '../devices/virtio-blk/virtio-blk-emulation.js';
+import { virtioNetEmulation } from '../devices/virtio-net/virtio-net-emulation.js';
+import { virtioRndEmulation } from '../devices/virtio-rnd/virtio-rnd-emulation.js';
+import { virtioBalloonEmulation } from '../devices/virtio-balloon/virtio-balloon-emulation.js';
 import type { GuestMemory } from './memory.js';
 import { PIRQ_ISA_IRQS } from './platform-layout.js';
 
@@ -75,6 +79,10 @@ export const PCI_EMULATION_FACTORIES: Readonly<Record<string, PciEmulationFactor
   amd_hostbridge: hostbridge('amd_hostbridge', AMD_HOSTBRIDGE_IDS),
   lpc,
   uart,
+  'virtio-rnd': virtioRndEmulation,
+  'virtio-balloon': virtioBalloonEmulation,
+  'virtio-blk': (ctx) => virtioBlkEmulation(ctx),
+  'virtio-net': virtioNetEmulation,
 };
 
 /** Emulations bhyve has that hvsim refuses, with the reason. */

@@ -2,6 +2,7 @@
 // one is an error before the guest starts. A replay passes `standInBytes` (the recorded image
 // size) instead: the image is not opened and recorded disk reads come back through hostInput.
 
+import { pciAddressName } from '../pci/pci-host.js';
 import { parseBlkConf } from './blk-options.js';
 import { FileBlockBackend, ZeroBlockBackend, type BlockBackend } from './block-backend.js';
 import { VirtioBlk } from './virtio-blk.js';
@@ -16,9 +17,9 @@ export interface VirtioBlkSetup {
   standInBytes?: number;
 }
 
-/** "virtio-blk@0:4.0": the device name in traces. */
+/** "virtio-blk@00:04.0": the device name in traces (hostInput) and messages. */
 export function blkDeviceName(bus: number, slot: number, fn: number): string {
-  return `virtio-blk@${bus}:${slot}.${fn}`;
+  return `virtio-blk@${pciAddressName(bus, slot, fn)}`;
 }
 
 /** Throws BlkConfError / BlockBackendError with a one-line message (the caller prefixes the -s option). */

@@ -2,6 +2,7 @@
 // (an unreadable pcap, an unwritable capture) are errors here, before the guest starts.
 
 import type { DeviceClock } from '../device.js';
+import { pciAddressName } from '../pci/pci-host.js';
 import { defaultMac } from './mac.js';
 import { EchoBackend, NullBackend, RxQueue, type NetBackend } from './net-backend.js';
 import { parseNetConf, type NetOptions } from './net-options.js';
@@ -23,9 +24,9 @@ export interface VirtioNetSetup {
   hostOutput(device: string, data: Uint8Array): void;
 }
 
-/** "virtio-net@0:3.0": the device name in traces. */
+/** "virtio-net@00:03.0": the device name in traces (hostInput/hostOutput) and messages. */
 export function netDeviceName(bus: number, slot: number, fn: number): string {
-  return `virtio-net@${bus}:${slot}.${fn}`;
+  return `virtio-net@${pciAddressName(bus, slot, fn)}`;
 }
 
 /** Throws NetConfError / PcapError with a one-line message (the caller prefixes the -s option). */
