@@ -50,6 +50,7 @@ describe('ioapic-irq guest fixture', () => {
       'ioapic: IOAPICVER 0x001f0011', // 82093AA 3.2.2: version 0x11, max redirection entry 31 (32 pins)
       'ok ioapic: at least 24 redirection entries',
       'ok ioapic: PIT IRQ 0 via pin 2 (edge) on vector 0x30, 5 interrupts, Remote IRR clear',
+      'ok ioapic: PIT interrupts 4 periods apart from the first to the fifth (PM timer, 2%)',
       'ok hpet: GCAP_ID vendor 8086h, period at most 100 ns',
       'hpet: timer 2 routed to GSI 0x00000018', // Tn_INT_ROUTE_CAP = GSIs 24-31
       'ok hpet: level interrupt delivered again after an EOI while asserted, then no more',

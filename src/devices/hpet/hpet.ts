@@ -154,7 +154,8 @@ export class Hpet implements MmioDevice {
       t.conf = stateNum(ts[n], 'conf') & this.writableConf(n);
       t.cmp.set(stateNum(ts[n], 'cmpHi'), stateNum(ts[n], 'cmpLo'));
       t.period.set(stateNum(ts[n], 'perHi'), stateNum(ts[n], 'perLo'));
-      t.driven = stateNum(ts[n], 'driven');
+      const driven = stateNum(ts[n], 'driven');
+      t.driven = driven === LEGACY + 0 || driven === LEGACY + 8 || (driven >= 0 && driven < 32 && Number.isInteger(driven)) ? driven : NONE;
     }
     for (let n = 0; n < HPET_TIMER_COUNT; n++) this.arm(n);
   }
