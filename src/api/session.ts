@@ -15,6 +15,7 @@ import { ExitKind, type VmExit } from '../machine/exit.js';
 import { digestParts, hashString } from '../machine/digest.js';
 import type { PersonalityName } from '../hypervisors/index.js';
 import { scheduleMigration, type MigrationPlan } from '../machine/migration.js';
+import { DEFAULT_QUANTUM, type SchedPolicyName } from '../machine/scheduler.js';
 
 /** The parts of a run configuration that shape the machine (`hvsim run`'s RunConfig has them all). */
 export interface MachineSetup {
@@ -30,6 +31,15 @@ export interface MachineSetup {
   kv: readonly { key: string; value: string; readOnly?: boolean }[];
   /** Simulated migrations (pause and/or TSC frequency change at a virtual time). */
   migrations?: readonly MigrationPlan[];
+  // Fields added after the first traces were recorded are optional: an older header lacks them
+  // and gets the defaults, which are what those runs had.
+  /** Seed of guest-visible randomness (random scheduler, virtio-rnd); default 0. */
+  seed?: number;
+  /** Scheduler policy and base quantum for several vCPUs; default round-robin, DEFAULT_QUANTUM. */
+  sched?: SchedPolicyName;
+  quantum?: number;
+  /** Local APICs may use x2APIC mode (-x). */
+  x2apic?: boolean;
 }
 
 export interface SessionImages {
@@ -59,6 +69,9 @@ export function createSession(setup: MachineSetup, images: SessionImages, sinks:
     exitOnPause: setup.exitOnPause,
     kv: setup.kv.map((k) => ({ ...k })),
     pc: { ...sinks, rtcTime: setup.rtcTime, cmdline: setup.append },
+    x2apic: setup.x2apic ?? false,
+    seed: setup.seed ?? 0,
+    sched: { policy: setup.sched ?? 'round-robin', quantum: setup.quantum ?? DEFAULT_QUANTUM, seed: setup.seed ?? 0 },
   });
   const machine = vmm.machine(id);
   bootKernel(machine, { bytes: images.kernel, name: images.kernelName, append: setup.append, modules: images.modules });

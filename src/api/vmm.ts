@@ -11,6 +11,8 @@
 
 import { Machine, type MachineConfig } from '../machine/machine.js';
 import { buildPc, type PcDevices, type PcOptions } from '../machine/pc.js';
+import { Platform } from '../machine/platform.js';
+import type { SchedConfig } from '../machine/scheduler.js';
 import type { VmExit } from '../machine/exit.js';
 import { readRegisters, prepareRegisterWrite, RegisterError, type VcpuRegisters, type VcpuRegistersUpdate } from '../machine/cpu/register-state.js';
 import { createPersonalities, type PersonalityName } from '../hypervisors/index.js';
@@ -43,7 +45,16 @@ export interface VmCreateParams {
   tscKHz?: number;
   /** Keys of the information store (`--kv`), readable by the guest through each personality's backend. */
   kv?: { key: string; value: string; readOnly?: boolean }[];
+  /** Local APICs may use x2APIC mode (bhyve -x): CPUID.1:ECX[21]. */
+  x2apic?: boolean;
+  /** How several vCPUs share the clock (runAll): policy, base quantum, seed. */
+  sched?: SchedConfig;
+  /** Seed of guest-visible randomness (virtio-rnd). */
+  seed?: number;
 }
+
+/** The devices of a VM whose state the digests cover: the PC basics and the platform. */
+export type VmDevices = PcDevices & { platform: Platform };
 
 export interface VcpuInfo {
   id: number;
@@ -74,7 +85,7 @@ interface Vm {
   id: number;
   name: string;
   machine: Machine;
-  devices: PcDevices;
+  devices: VmDevices;
   params: VmParams[];
 }
 
@@ -106,10 +117,18 @@ export class Vmm {
     const cfg: MachineConfig = {
       memoryBytes, vcpus, unhandledIo: p.unhandledIo ?? 'exit', ignoreUnknownMsrs: p.ignoreUnknownMsrs ?? false,
       exitOnPause: p.exitOnPause ?? false, personalities, clock: { nsPerInsn: 1, tscKHz },
-      kv: new KvStore(p.kv ?? []), bootTime: p.pc?.rtcTime,
+      kv: new KvStore(p.kv ?? []), bootTime: p.pc?.rtcTime, x2apic: p.x2apic ?? false, sched: p.sched,
     };
-    const machine = new Machine(cfg);
-    const devices = buildPc(machine, p.pc ?? {});
+    let machine: Machine;
+    try {
+      machine = new Machine(cfg);
+    } catch (e) {
+      if (e instanceof RangeError) throw new VmmError('EINVAL', e.message);
+      throw e;
+    }
+    const platform = new Platform(machine, { vmname: p.name, seed: p.seed ?? 0, x2apic: p.x2apic ?? false });
+    const devices: VmDevices = { ...buildPc(machine, { ...p.pc, gsi: (g, level) => platform.gsi(g, level) }), platform };
+    platform.connect(devices);
     const id = this.nextId++;
     const params = machine.cpus.map(() => ({ pvclockSystemGpa: 0, pvclockVersion: 0, tscKHz }));
     this.vms.set(id, { id, name: p.name, machine, devices, params });
@@ -132,7 +151,7 @@ export class Vmm {
     return this.vm(id).machine;
   }
 
-  devices(id: number): PcDevices {
+  devices(id: number): VmDevices {
     return this.vm(id).devices;
   }
 

@@ -209,7 +209,8 @@ function runWithSerial(cfg: RunConfig, io: Io, images: RunImages, serial: Serial
   }
   if (!cfg.quiet) {
     const traced = writer === null ? '' : `; trace ${cfg.record} (${writer.eventCount} events, ${writer.bytesWritten} bytes)`;
-    io.stderr.write(chalk.dim(`hvsim: ${describeExit(exit)} after ${cpu.insns} instructions (${m.clock.nowNs()} virtual ns); status ${status}${traced}\n`));
+    const retired = m.cpus.reduce((n, c) => n + c.insns, 0);
+    io.stderr.write(chalk.dim(`hvsim: ${describeExit(exit)} after ${retired} instructions (${m.clock.nowNs()} virtual ns); status ${status}${traced}\n`));
     // What the guest left in the information store: each key it wrote, with its final value.
     const written = [...new Set(m.kv.writes.map((w) => w.key))].sort();
     for (const key of written) io.stderr.write(chalk.dim(`hvsim: the guest set ${key}=${JSON.stringify(m.kv.get(key) ?? '')}\n`));

@@ -34,6 +34,11 @@ const BRAND = 'hvsim deterministic x86-64 CPU\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\
 export class CpuidModel {
   constructor(private readonly cfg: CpuidModelConfig) {}
 
+  /** The platform wired a local APIC to every vCPU. */
+  setLocalApic(on: boolean): void {
+    this.cfg.localApic = on;
+  }
+
   /** Fill out[0..3] = EAX, EBX, ECX, EDX for a basic or extended leaf of vCPU `apicId`. */
   leaf(leaf: number, subleaf: number, apicId: number, out: Int32Array): void {
     out[0] = out[1] = out[2] = out[3] = 0;

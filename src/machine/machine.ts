@@ -16,7 +16,7 @@ import { Flag, Msr, Seg } from './cpu/constants.js';
 import { CpuidModel } from './cpuid-model.js';
 import { MachineMsrs } from './machine-msrs.js';
 import { ExitKind, type VmExit, type IoExit } from './exit.js';
-import type { InterruptSource, LocalInterruptController } from './irq.js';
+import type { InterruptSource, IrqRouter, LocalInterruptController } from './irq.js';
 import { createScheduler, DEFAULT_SCHED, type SchedConfig, type Scheduler } from './scheduler.js';
 import type { MachineObserver } from './observer.js';
 import type { HypervisorHost, HypervisorPersonality, GuestRegs } from '../hypervisors/personality.js';
@@ -144,6 +144,14 @@ export class Machine implements CpuHost {
 
   /** The vCPU inside run() (MMIO accesses are charged to it). */
   private running = 0;
+
+  /** The vCPU executing now (per-vCPU MMIO such as the local APIC page is its own). */
+  get runningVcpu(): number {
+    return this.running;
+  }
+
+  /** The ISA IRQ lines (to the PIC, and to the IOAPIC once the platform is built), for devices wired after the PC basics. */
+  isaIrqs: IrqRouter | null = null;
 
   /** The machine as personalities see it (HypervisorHost): time is the running vCPU's. */
   private personalityHost(bootTime: number): HypervisorHost {

@@ -10,7 +10,8 @@ import type { PortHandler } from './io-bus.js';
 import {
   Uart16550, COM1, COM2, PicPair, Pit8254, Rtc146818, IsaDebugExit, PostPort, FwCfg, PcTestDev,
 } from '../devices/index.js';
-import { irqLine } from './irq.js';
+import { irqLine, type IrqRouter } from './irq.js';
+import { isaIrqToGsi } from './platform-layout.js';
 
 export interface PcOptions {
   /** Where COM1 / COM2 output goes (default: discarded). */
@@ -22,6 +23,8 @@ export interface PcOptions {
   debugExit?: boolean;
   /** Kernel command line for fw_cfg. */
   cmdline?: string;
+  /** The IOAPIC's inputs: ISA IRQ n also drives GSI isaIrqToGsi(n) (the platform's; default none). */
+  gsi?: (gsi: number, level: boolean) => void;
 }
 
 export interface PcDevices {
@@ -53,13 +56,22 @@ export function buildPc(m: Machine, opts: PcOptions): PcDevices {
   const pic = new PicPair();
   pic.attach(m.io);
   m.interrupts = pic;
-  const com1 = new Uart16550({ name: 'com1', base: COM1.base, irq: irqLine(pic, COM1.irq), sink: opts.com1 ?? discard });
-  const com2 = new Uart16550({ name: 'com2', base: COM2.base, irq: irqLine(pic, COM2.irq), sink: opts.com2 ?? discard });
+  // Each ISA IRQ line goes to the 8259 and, when the platform has one, to the IOAPIC.
+  const gsi = opts.gsi;
+  const isa: IrqRouter = gsi === undefined ? pic : {
+    setIrq: (irq, level) => {
+      pic.setIrq(irq, level);
+      gsi(isaIrqToGsi(irq), level);
+    },
+  };
+  m.isaIrqs = isa;
+  const com1 = new Uart16550({ name: 'com1', base: COM1.base, irq: irqLine(isa, COM1.irq), sink: opts.com1 ?? discard });
+  const com2 = new Uart16550({ name: 'com2', base: COM2.base, irq: irqLine(isa, COM2.irq), sink: opts.com2 ?? discard });
   com1.attach(m.io);
   com2.attach(m.io);
-  const pit = new Pit8254({ clock, irq: irqLine(pic, 0) });
+  const pit = new Pit8254({ clock, irq: irqLine(isa, 0) });
   pit.attach(m.io);
-  const rtc = new Rtc146818({ clock, irq: irqLine(pic, 8), bootTime: opts.rtcTime ?? DEFAULT_RTC_TIME, ramSize: m.mem.size, cpus: m.cpus.length });
+  const rtc = new Rtc146818({ clock, irq: irqLine(isa, 8), bootTime: opts.rtcTime ?? DEFAULT_RTC_TIME, ramSize: m.mem.size, cpus: m.cpus.length });
   rtc.attach(m.io);
   const post = new PostPort();
   post.attach(m.io);
@@ -70,7 +82,7 @@ export function buildPc(m: Machine, opts: PcOptions): PcDevices {
     debugExit = new IsaDebugExit({ onExit: (code) => m.stopWith({ kind: ExitKind.DebugExit, code }) });
     debugExit.attach(m.io);
   }
-  const testdev = new PcTestDev({ irq: pic });
+  const testdev = new PcTestDev({ irq: isa });
   testdev.attach(m.io);
   attachResetPorts(m);
   return { com1, com2, pic, pit, rtc, fwCfg, post, debugExit, testdev };

@@ -1,0 +1,156 @@
+// The platform around the PC basics: the interrupt fabric (a local APIC per vCPU, the IOAPIC,
+// the APIC bus between them and MSIs), the HPET, the ACPI PM block, the PCI devices of `-s`
+// and the firmware tables that describe them (ACPI, MP table, SMBIOS).
+//
+// The machine knows none of these devices: this file builds them, connects their lines and
+// callbacks (devices never import each other), and hands the machine the local APICs it takes
+// interrupts from. Every address and routing rule comes from platform-layout.ts, which the
+// firmware tables describe too.
+
+import type { Machine } from './machine.js';
+import type { PcDevices } from './pc.js';
+import { deviceClock } from './pc.js';
+import { DeliveryMode, Shorthand, type ApicMessage, type IrqLine, type InterruptSource } from './irq.js';
+import { LAPIC_BASE, LAPIC_SIZE, IOAPIC_BASE, IOAPIC_SIZE, ioapicId } from './platform-layout.js';
+import { LocalApic } from '../devices/lapic/index.js';
+import { Ioapic } from '../devices/ioapic/ioapic.js';
+import type { DeviceState } from '../devices/device.js';
+import seedrandom from 'seedrandom';
+
+export interface PlatformOptions {
+  vmname: string;
+  /** Seed of guest-visible randomness (the random scheduler has its own stream). */
+  seed?: number;
+  /** Local APICs may enter x2APIC mode (bhyve -x; CPUID advertises it). */
+  x2apic?: boolean;
+}
+
+/** A seeded byte stream per device, so adding a device does not shift another's bytes. */
+export function seededBytes(seed: number, stream: string): { nextBytes(n: number): Uint8Array } {
+  const rng = seedrandom(`hvsim:${seed}:${stream}`);
+  return {
+    nextBytes(n: number): Uint8Array {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i += 4) {
+        const v = rng.int32();
+        for (let k = 0; k < 4 && i + k < n; k++) out[i + k] = (v >>> (8 * k)) & 0xff;
+      }
+      return out;
+    },
+  };
+}
+
+export class Platform {
+  readonly lapics: LocalApic[] = [];
+  readonly ioapic: Ioapic;
+  /** The PIC pair once connected (the BSP's LINT0 reaches it through ExtINT). */
+  private pic: InterruptSource | null = null;
+
+  constructor(
+    private readonly m: Machine,
+    readonly options: PlatformOptions,
+  ) {
+    const clock = deviceClock(m);
+    this.ioapic = new Ioapic({ id: ioapicId(m.cpus.length), send: (msg) => this.route(msg) });
+    m.mem.addMmio(IOAPIC_BASE, IOAPIC_SIZE, this.ioapic, 'ioapic');
+    const lazyPic: InterruptSource = {
+      hasInterrupt: () => this.pic !== null && this.pic.hasInterrupt(),
+      acknowledge: () => (this.pic === null ? 0xff : this.pic.acknowledge()),
+    };
+    for (let i = 0; i < m.cpus.length; i++) {
+      this.lapics.push(
+        new LocalApic({
+          id: i,
+          bsp: i === 0,
+          clock,
+          tsc: () => m.clock.tsc(),
+          tscKHz: () => m.clock.tscKHz,
+          send: (msg) => this.route(msg),
+          signal: (kind, vector) => (kind === 'init' ? m.vcpuInit(i) : kind === 'startup' ? m.vcpuStartup(i, vector) : m.vcpuNmi(i)),
+          extInt: i === 0 ? lazyPic : null,
+          eoi: (vector) => this.ioapic.eoi(vector),
+          kick: () => {
+            m.cpus[i].breakLoop = true;
+          },
+          x2apicSupported: options.x2apic ?? false,
+        }),
+      );
+    }
+    // Each vCPU sees its own local APIC at the same address (SDM vol. 3, 11.4.1).
+    const lapics = this.lapics;
+    m.mem.addMmio(
+      LAPIC_BASE,
+      LAPIC_SIZE,
+      {
+        mmioRead: (offset, size) => lapics[m.runningVcpu].mmioRead(offset, size),
+        mmioWrite: (offset, size, value) => lapics[m.runningVcpu].mmioWrite(offset, size, value),
+      },
+      'lapic',
+    );
+    m.lapics = lapics;
+    m.cpuidModel.setLocalApic(true);
+  }
+
+  /** The IOAPIC input for a GSI (the ISA IRQs reach it through PcOptions.gsi). */
+  gsi(gsi: number, level: boolean): void {
+    this.ioapic.setIrq(gsi, level);
+  }
+
+  /** Wire what needs the PC basics: the PIC behind the BSP's LINT0. */
+  connect(pc: PcDevices): void {
+    this.pic = pc.pic;
+  }
+
+  /**
+   * The APIC bus: deliver a message to the local APICs it addresses (SDM vol. 3, 11.6.2 and
+   * 11.6.3). Lowest-priority goes to the matching APIC with the lowest arbitration priority,
+   * ties to the lowest APIC ID. The random scheduler may delay a message by a seeded number
+   * of instructions, to move interrupts against the vCPUs.
+   */
+  route(msg: ApicMessage): void {
+    const delay = this.m.scheduler.interruptDelay();
+    if (delay > 0) {
+      const c = this.m.clock;
+      c.schedule(c.icount + delay, () => this.deliver(msg));
+    } else this.deliver(msg);
+  }
+
+  private deliver(msg: ApicMessage): void {
+    const l = this.lapics;
+    const targets: LocalApic[] = [];
+    switch (msg.shorthand) {
+      case Shorthand.Self:
+        if (msg.source >= 0 && msg.source < l.length) targets.push(l[msg.source]);
+        break;
+      case Shorthand.AllIncludingSelf:
+        targets.push(...l);
+        break;
+      case Shorthand.AllExcludingSelf:
+        for (let i = 0; i < l.length; i++) if (i !== msg.source) targets.push(l[i]);
+        break;
+      default:
+        for (const a of l) if (a.matches(msg.logical, msg.dest)) targets.push(a);
+    }
+    if (targets.length === 0) return;
+    if (msg.deliveryMode === DeliveryMode.LowestPriority && targets.length > 1) {
+      let best = targets[0];
+      for (const a of targets) if (a.arbitrationPriority() < best.arbitrationPriority()) best = a;
+      best.accept(msg);
+      return;
+    }
+    for (const a of targets) a.accept(msg);
+  }
+
+  saveState(): DeviceState {
+    return {
+      ioapic: this.ioapic.saveState(),
+      lapics: this.lapics.map((a) => a.saveState()),
+      scheduler: this.m.scheduler.saveState(),
+    };
+  }
+}
+
+/** An IrqLine of the platform (for devices wired by GSI). */
+export function gsiLine(p: Platform, gsi: number): IrqLine {
+  return { set: (level) => p.gsi(gsi, level) };
+}
