@@ -13,9 +13,11 @@ const DM_EXTINT = 7;
  * The message an ICR write sends, or null when nothing is sent: the reserved delivery modes
  * 011b and 111b, and SMI (no SMM here). `destination` is the ICR high destination field (8-bit
  * xAPIC ID/logical mask, or the 32-bit x2APIC destination); the all-including/excluding-self
- * shorthands carry the broadcast ID, self carries the sender's ID.
+ * shorthands carry the broadcast ID, self carries the sender's present APIC ID (`selfId`).
+ * `source` is the sender's initial APIC ID (its vCPU index), which the machine routes the
+ * shorthands by, whatever the guest wrote to the xAPIC ID register.
  */
-export function icrMessage(lo: number, destination: number, selfId: number, x2apic: boolean): ApicMessage | null {
+export function icrMessage(lo: number, destination: number, selfId: number, source: number, x2apic: boolean): ApicMessage | null {
   const mode = (lo >> 8) & 7;
   if (mode === 3 || mode === DM_EXTINT || mode === DM_SMI) return null;
   const shorthand = (lo >>> ICR_SHORTHAND_SHIFT) & 3;
@@ -30,6 +32,6 @@ export function icrMessage(lo: number, destination: number, selfId: number, x2ap
     // Only INIT has a de-assert form (level-triggered with level 0); every other message asserts.
     assert: mode === DM_INIT ? (lo & ICR_LEVEL_ASSERT) !== 0 || !levelTriggered : true,
     shorthand,
-    source: selfId,
+    source,
   };
 }

@@ -89,6 +89,18 @@ describe('local APIC: priorities and EOI (11.8)', () => {
     expect(rd(0xa0)).toBe(0x72); // PPR = TPR when its class is at least the ISRV class
   });
 
+  it('CR8 is TPR[7:4] (11.8.6.1)', () => {
+    const { apic, wr, rd, fixed } = makeApic();
+    wr(0x80, 0x5a);
+    expect(apic.readCr8()).toBe(5);
+    apic.writeCr8(0x13);
+    expect(rd(0x80)).toBe(0x30);
+    fixed(0x35);
+    expect(apic.hasInterrupt()).toBe(false);
+    apic.writeCr8(2);
+    expect(apic.hasInterrupt()).toBe(true);
+  });
+
   it('serves the highest vector first; a lower class waits for the EOI, a higher one nests', () => {
     const { apic, wr, rd, fixed } = makeApic();
     fixed(0x30);
@@ -313,6 +325,13 @@ describe('local APIC: ICR messages (11.6.1)', () => {
     ]);
   });
 
+  it('the source is the initial APIC ID even after the guest rewrote the xAPIC ID', () => {
+    const { wr, sent } = makeApic({ id: 2, bsp: false, extInt: null });
+    wr(0x20, 0x09000000);
+    wr(0x300, 0x00044041);
+    expect(sent.map((m) => [m.dest, m.source])).toEqual([[9, 2]]);
+  });
+
   it('does not send a fixed IPI with an illegal vector: Send Illegal Vector (11.5.3)', () => {
     const { wr, rd, sent } = makeApic();
     wr(0x300, 0x0000400f);
@@ -362,5 +381,25 @@ describe('local APIC: destination matching (11.6.2)', () => {
     apic.wrmsr(0x1b, 0xfee00100, 0);
     expect(apic.matches(false, 0)).toBe(false);
     expect(apic.matches(false, 0xff)).toBe(false);
+  });
+});
+
+describe('local APIC: state', () => {
+  it('saveState/loadState round-trips every register through JSON', () => {
+    const a = makeApic({ id: 3, bsp: false, extInt: null });
+    a.apic.wrmsr(0x1b, 0xfee00c00, 0); // x2APIC
+    a.apic.wrmsr(0x808, 0x20, 0);
+    a.apic.wrmsr(0x835, 0x8051, 0);
+    a.fixed(0x41, true);
+    a.fixed(0x62);
+    a.apic.acknowledge();
+    a.fixed(0x3, false); // an error for the ESR
+    const b = makeApic({ id: 3, bsp: false, extInt: null });
+    b.apic.loadState(JSON.parse(JSON.stringify(a.apic.saveState())));
+    expect(b.apic.saveState()).toEqual(a.apic.saveState());
+    expect(b.apic.x2apicMode).toBe(true);
+    expect(b.rdmsr(0x80d).lo).toBe(a.rdmsr(0x80d).lo);
+    b.apic.wrmsr(0x80b, 0, 0);
+    expect(b.apic.acknowledge()).toBe(0x41);
   });
 });

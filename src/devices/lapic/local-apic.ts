@@ -175,6 +175,7 @@ export class LocalApic implements Device {
   saveState(): DeviceState {
     return {
       apicBase: this.apicBase,
+      apicBaseHi: this.apicBaseHi,
       id: this.idReg,
       tpr: this.tpr,
       ldr: this.ldr,
@@ -198,6 +199,7 @@ export class LocalApic implements Device {
 
   loadState(s: DeviceState): void {
     this.apicBase = stateNum(s, 'apicBase') | 0;
+    this.apicBaseHi = stateNum(s, 'apicBaseHi') & APIC_BASE_HI_VALID;
     this.idReg = stateNum(s, 'id') | 0;
     this.tpr = stateNum(s, 'tpr') & 0xff;
     this.ldr = stateNum(s, 'ldr') | 0;
@@ -257,6 +259,17 @@ export class LocalApic implements Device {
       if (!viaLint0 && !this.extIntRequested) return false;
     }
     return pic.hasInterrupt();
+  }
+
+  /** MOV from CR8 in 64-bit mode reads TPR[7:4] (11.8.6.1). */
+  readCr8(): number {
+    return this.tpr >>> 4;
+  }
+
+  /** MOV to CR8 writes TPR[7:4] from CR8[3:0] and clears TPR[3:0] (11.8.6.1). */
+  writeCr8(value: number): void {
+    this.tpr = (value & 0xf) << 4;
+    this.opts.kick();
   }
 
   // ---- priorities (11.8.3) ----
@@ -439,7 +452,7 @@ export class LocalApic implements Device {
       this.error(ESR_SEND_ILLEGAL_VECTOR);
       return;
     }
-    const msg = icrMessage(lo, destination, this.apicId, this.x2apicMode);
+    const msg = icrMessage(lo, destination, this.apicId, this.opts.id, this.x2apicMode);
     if (msg !== null) this.opts.send(msg);
   }
 
