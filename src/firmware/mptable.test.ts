@@ -107,3 +107,24 @@ describe('MP table (MP spec 1.4)', () => {
     expect(buses).toEqual(['ISA   ']);
   });
 });
+
+describe('MP table with a second PCI root bus', () => {
+  it('has PCI buses 0 and 1 with their bus numbers as IDs, ISA on the next free ID, and the bus-1 route on source bus 1', () => {
+    const base = sampleDescription({ slots: [3] });
+    const d: PlatformDescription = {
+      ...base,
+      pci: { ...base.pci!, routes: [...base.pci!.routes, { bus: 1, slot: 5, pin: 2, gsi: L.pciIntxGsi(5, 2), isaIrq: 0 }], otherRoots: [{ bus: 1, ioWindow: [0, 0], mmioWindow: [0, 0] }] },
+    };
+    const { img, entries } = parse(d);
+    const buses = entries.filter((e) => e.type === 1).map((e) => [img[e.o + 1], String.fromCharCode(...img.subarray(e.o + 2, e.o + 8))]);
+    expect(buses).toEqual([[0, 'PCI   '], [1, 'PCI   '], [2, 'ISA   ']]);
+    const r = entries.filter((e) => e.type === 3 && img[e.o + 4] === 1).map((e) => [img[e.o + 5], img[e.o + 7]]);
+    expect(r).toEqual([[(5 << 2) | 2, L.pciIntxGsi(5, 2)]]);
+  });
+
+  it('refuses a route on a bus no root bridge describes', () => {
+    const base = sampleDescription();
+    const d: PlatformDescription = { ...base, pci: { ...base.pci!, routes: [{ bus: 2, slot: 0, pin: 0, gsi: 16, isaIrq: 5 }] } };
+    expect(() => buildMpTable(d, d.areas.mptable)).toThrow(/bus 2/);
+  });
+});

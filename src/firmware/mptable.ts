@@ -4,7 +4,7 @@
 // Linux with CONFIG_X86_MPPARSE off ignores it; older and other kernels use it for SMP.
 
 import { ByteWriter } from './bytes.js';
-import { apicIdsOf, type PlatformDescription, type Polarity, type Trigger } from './platform-description.js';
+import { apicIdsOf, pciRootsOf, type PlatformDescription, type Polarity, type Trigger } from './platform-description.js';
 
 export const MP_SPEC_REV = 4; // version 1.4
 const ENTRY_PROCESSOR = 0;
@@ -16,8 +16,6 @@ const ENTRY_LOCAL_INTERRUPT = 4;
 export const MP_INT = 0;
 export const MP_NMI = 1;
 export const MP_EXTINT = 3;
-export const MP_BUS_PCI = 0;
-export const MP_BUS_ISA = 1;
 const CPU_ENABLED = 1;
 const CPU_BOOTSTRAP = 2;
 const FLOATING_POINTER_LENGTH = 16;
@@ -54,13 +52,15 @@ export function buildMpTable(d: PlatformDescription, base: number): Uint8Array {
     t.u32(d.cpuid1.eax).u32(d.cpuid1.edx).zeros(8);
     entries++;
   });
-  const hasPci = d.pci !== null;
-  if (hasPci) {
-    t.u8(ENTRY_BUS).u8(MP_BUS_PCI).fixedAscii('PCI', 6);
+  // Bus IDs (4.3.2): a PCI bus's ID is its bus number; ISA takes the lowest ID left.
+  const pciBuses = d.pci ? pciRootsOf(d.pci).map((r) => r.bus) : [];
+  let isaBus = 0;
+  while (pciBuses.includes(isaBus)) isaBus++;
+  const buses = [...pciBuses.map((id) => ({ id, type: 'PCI' })), { id: isaBus, type: 'ISA' }].sort((a, b) => a.id - b.id);
+  for (const b of buses) {
+    t.u8(ENTRY_BUS).u8(b.id).fixedAscii(b.type, 6);
     entries++;
   }
-  t.u8(ENTRY_BUS).u8(MP_BUS_ISA).fixedAscii('ISA', 6);
-  entries++;
   t.u8(ENTRY_IOAPIC).u8(d.ioapic.id).u8(d.ioapic.version).u8(1).u32(d.ioapic.address);
   entries++;
 
@@ -69,24 +69,24 @@ export function buildMpTable(d: PlatformDescription, base: number): Uint8Array {
     entries++;
   };
   // INTIN0 carries the 8259's INTR (the MP spec's default configurations, 5.3).
-  ioInt(MP_EXTINT, 0, MP_BUS_ISA, 0, 0);
+  ioInt(MP_EXTINT, 0, isaBus, 0, 0);
   for (let irq = 0; irq < 16; irq++) {
     if (irq === 2) continue; // the cascade: no device interrupt
     const o = d.isaOverrides.find((x) => x.isaIrq === irq);
     const pin = o ? o.gsi : irq;
     if (pin >= d.ioapic.pins) continue;
-    ioInt(MP_INT, o ? mpFlags(o.polarity, o.trigger) : 0, MP_BUS_ISA, irq, pin);
+    ioInt(MP_INT, o ? mpFlags(o.polarity, o.trigger) : 0, isaBus, irq, pin);
   }
   if (d.pci) {
     // PCI source bus IRQ (4.3.4): bits 1:0 the INTx pin, bits 6:2 the device number.
     for (const r of d.pci.routes) {
       if (r.gsi >= d.ioapic.pins) continue;
-      ioInt(MP_INT, mpFlags('low', 'level'), MP_BUS_PCI, ((r.slot & 0x1f) << 2) | (r.pin & 3), r.gsi);
+      ioInt(MP_INT, mpFlags('low', 'level'), r.bus ?? 0, ((r.slot & 0x1f) << 2) | (r.pin & 3), r.gsi);
     }
   }
   // LINT0 of every local APIC (0xff) is ExtINT, LINT1 is NMI.
-  t.u8(ENTRY_LOCAL_INTERRUPT).u8(MP_EXTINT).u16(0).u8(MP_BUS_ISA).u8(0).u8(0xff).u8(0);
-  t.u8(ENTRY_LOCAL_INTERRUPT).u8(MP_NMI).u16(0).u8(MP_BUS_ISA).u8(0).u8(0xff).u8(1);
+  t.u8(ENTRY_LOCAL_INTERRUPT).u8(MP_EXTINT).u16(0).u8(isaBus).u8(0).u8(0xff).u8(0);
+  t.u8(ENTRY_LOCAL_INTERRUPT).u8(MP_NMI).u16(0).u8(isaBus).u8(0).u8(0xff).u8(1);
   entries += 2;
 
   t.patchU16(4, t.length);

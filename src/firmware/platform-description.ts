@@ -17,7 +17,9 @@ export interface IsaOverride {
 }
 
 export interface PciRoute {
-  /** Device number on bus 0 (0-31). */
+  /** PCI bus (default 0): bus 0 or one of `pci.otherRoots`. */
+  bus?: number;
+  /** Device number (0-31). */
   slot: number;
   /** INTA#..INTD# as 0..3. */
   pin: number;
@@ -25,6 +27,12 @@ export interface PciRoute {
   gsi: number;
   /** 8259 IRQ in PIC mode. */
   isaIrq: number;
+}
+
+export interface PciRootBus {
+  bus: number;
+  ioWindow: [number, number];
+  mmioWindow: [number, number];
 }
 
 export interface PlatformDescription {
@@ -51,8 +59,18 @@ export interface PlatformDescription {
     smiCmd: number; enable: number; disable: number;
     sci: number; s5: number; resetPort: number; resetValue: number;
   };
-  /** Windows are half-open [first, end): PCI_IO_BASE..PCI_IO_LIMIT, PCI_MMIO_BASE..PCI_MMIO_LIMIT. */
-  pci: { routes: readonly PciRoute[]; ioWindow: [number, number]; mmioWindow: [number, number] } | null;
+  /**
+   * PCI: bus 0's root bridge (PCI0) and its windows, plus one root bridge per other bus that has
+   * devices (bhyve's `-s bus:slot:function` on a bus > 0; no PCI-to-PCI bridges exist, so each
+   * such bus is a root of its own). Windows are half-open [first, end) and must not overlap
+   * between roots; with bus 0 alone they are PCI_IO_BASE..PCI_IO_LIMIT, PCI_MMIO_BASE..PCI_MMIO_LIMIT.
+   */
+  pci: {
+    routes: readonly PciRoute[];
+    ioWindow: [number, number];
+    mmioWindow: [number, number];
+    otherRoots?: readonly PciRootBus[];
+  } | null;
   /** COM ports (PNP0501), in _UID order. */
   uarts: readonly { name: string; port: number; irq: number }[];
   /** CMOS RTC (PNP0B00); `centuryIndex` goes into the FADT's CENTURY field (0: none). */
@@ -128,4 +146,19 @@ export function uuidToBytes(text: string): Uint8Array {
 export function uuidFromBytes(b: Uint8Array): string {
   const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** PCI root buses in ascending order: bus 0 (PCI0) first, then the other roots. */
+export function pciRootsOf(pci: NonNullable<PlatformDescription['pci']>): PciRootBus[] {
+  const roots: PciRootBus[] = [{ bus: 0, ioWindow: pci.ioWindow, mmioWindow: pci.mmioWindow }];
+  for (const r of [...(pci.otherRoots ?? [])].sort((a, b) => a.bus - b.bus)) {
+    if (!Number.isInteger(r.bus) || r.bus < 1 || r.bus > 0xff || roots.some((x) => x.bus === r.bus)) {
+      throw new Error(`firmware: bad or repeated PCI root bus ${r.bus}`);
+    }
+    roots.push(r);
+  }
+  for (const route of pci.routes) {
+    if (!roots.some((x) => x.bus === (route.bus ?? 0))) throw new Error(`firmware: INTx route on bus ${route.bus} that no root bridge describes`);
+  }
+  return roots;
 }

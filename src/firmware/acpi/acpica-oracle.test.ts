@@ -200,3 +200,34 @@ describe.skipIf(!hasAcpiexec)('acpiexec with the whole table set (ACPICA, the in
   }
 });
 
+describe.skipIf(!hasAcpiexec || !hasIasl)('a device on bus 1 (-s 1:5:0,...): a second root bridge', () => {
+  const base = sampleDescription({ slots: [3] });
+  const d: PlatformDescription = {
+    ...base,
+    pci: {
+      routes: [...base.pci!.routes, { bus: 1, slot: 5, pin: 0, gsi: L.pciIntxGsi(5, 0), isaIrq: L.pciIntxIsaIrq(5, 0) }],
+      ioWindow: [0x2000, 0x3000],
+      mmioWindow: [0xe000_0000, 0xe100_0000],
+      otherRoots: [{ bus: 1, ioWindow: [0x3000, 0x1_0000], mmioWindow: [0xe100_0000, L.PCI_MMIO_LIMIT] }],
+    },
+  };
+
+  it('PC01 (_BBN 1, buses 1-255, its own windows, its own _PRT) next to PCI0 (bus 0 only)', () => {
+    const t = tables(d);
+    const dsl = disassemble('dsdt2', t.DSDT);
+    expect(dsl).toContain('Device (PC01)');
+    writeFileSync(join(dir, 'exec2.dat'), t.DSDT);
+    const r = run('acpiexec', ['-b', 'evaluate \\_PIC 1; evaluate \\_SB.PC01._BBN; evaluate \\_SB.PC01._PRT; evaluate \\_SB.PC01._CRS; evaluate \\_SB.PCI0._CRS', 'exec2.dat']);
+    expect(r.out).not.toMatch(/failed with status|AE_[A-Z_]+/);
+    const bbn = r.out.slice(r.out.indexOf('Evaluating \\_SB.PC01._BBN'));
+    expect(bbn).toMatch(/\[Integer\] = 0+1\b/);
+    const prt = r.out.slice(r.out.indexOf('Evaluating \\_SB.PC01._PRT'), r.out.indexOf('Evaluating \\_SB.PC01._CRS'));
+    expect(integerGroups(prt, 4)).toEqual([[0x5ffff, 0, 0, L.pciIntxGsi(5, 0)]]);
+    // WordBusNumber (6.4.3.5.3): min at byte 8, max at byte 10 of the descriptor.
+    const pc01Crs = r.out.slice(r.out.indexOf('Evaluating \\_SB.PC01._CRS'), r.out.indexOf('Evaluating \\_SB.PCI0._CRS'));
+    expect(pc01Crs).toMatch(/88 0D 00 02 0C 00 00 00 01 00 FF 00/);
+    const pci0Crs = r.out.slice(r.out.indexOf('Evaluating \\_SB.PCI0._CRS'));
+    expect(pci0Crs).toMatch(/88 0D 00 02 0C 00 00 00 00 00 00 00/);
+  });
+});
+
