@@ -8,7 +8,7 @@
 //   the guest's driver).
 // - INTx: a function's pin is chosen as bhyve does (the least used pin of its slot, INTA# first);
 //   pin p of slot s goes to IOAPIC GSI pciIntxGsi(s, p) and PIC IRQ pciIntxIsaIrq(s, p); Interrupt
-//   Line holds the PIC IRQ. Functions sharing a GSI are wired-OR: opts.irq sees the OR.
+//   Line holds the PIC IRQ. Pins sharing a GSI or a PIC IRQ are wired-OR: opts.irq gets both ORs.
 // - Header Type bit 7 on every function of a slot with more than one function (bhyve).
 // - MSI/MSI-X writes become APIC messages (msiToApicMessage); a message write outside the
 //   interrupt range is an ordinary DMA write to guest RAM (dropped outside RAM).
@@ -54,8 +54,13 @@ export interface PciPlatformOptions {
   rng: { nextBytes(n: number): Uint8Array };
   hostInput(device: string, data: Uint8Array): Uint8Array;
   hostOutput(device: string, data: Uint8Array): void;
-  /** A PCI interrupt line changed: the OR of the INTx# pins wired to IOAPIC `gsi` / PIC `isaIrq`. */
-  irq(gsi: number, isaIrq: number, level: boolean): void;
+  /**
+   * A PCI interrupt line changed. `level` is the wired-OR of the INTx# pins on IOAPIC input
+   * `gsi`; `isaLevel` the OR of all pins steered to PIC input `isaIrq` (several PIRQ lines share
+   * one ISA IRQ: PIRQ_ISA_IRQS), which can differ when other GSIs share that ISA IRQ. Called when
+   * either changes.
+   */
+  irq(gsi: number, isaIrq: number, level: boolean, isaLevel: boolean): void;
   msi(msg: ApicMessage): void;
 }
 
@@ -176,6 +181,7 @@ export function buildPciPlatform(m: Machine, opts: PciPlatformOptions): PciPlatf
   const pinUse = new Map<number, number[]>();
   const intxRoutes: IntxRoute[] = [];
   const lineCount = new Map<number, number>(); // GSI -> asserted pins
+  const isaCount = new Map<number, number>(); // ISA IRQ -> asserted pins
   for (const f of functions) {
     const key = slotKey(f);
     f.fn.setMultiFunction(functions.filter((g) => slotKey(g) === key).length > 1);
@@ -199,10 +205,14 @@ export function buildPciPlatform(m: Machine, opts: PciPlatformOptions): PciPlatf
     const interrupts: PciInterrupts = {
       intx(level) {
         if (gsi < 0) return;
+        // The function reports only changes of its output, so counting keeps the wired-OR.
         const before = lineCount.get(gsi) ?? 0;
         const after = Math.max(0, before + (level ? 1 : -1));
         lineCount.set(gsi, after);
-        if ((before > 0) !== (after > 0)) opts.irq(gsi, isaIrq, after > 0);
+        const isaBefore = isaCount.get(isaIrq) ?? 0;
+        const isaAfter = Math.max(0, isaBefore + (level ? 1 : -1));
+        isaCount.set(isaIrq, isaAfter);
+        if ((before > 0) !== (after > 0) || (isaBefore > 0) !== (isaAfter > 0)) opts.irq(gsi, isaIrq, after > 0, isaAfter > 0);
       },
       msi(lo, hi, data) {
         const msg = msiToApicMessage(lo, hi, data);

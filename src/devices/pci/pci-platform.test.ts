@@ -31,12 +31,12 @@ function machine() {
 
 function build(args: string[]) {
   const m = machine();
-  const irqs: [number, number, boolean][] = [];
+  const irqs: [number, number, boolean, boolean][] = [];
   const out: [string, number][] = [];
   const p = buildPciPlatform(m, {
     slots: args.map(spec), vmname: 'vm', rng: { nextBytes: (n) => new Uint8Array(n) },
     hostInput: (_d, data) => data, hostOutput: (d, data) => out.push([d, data[0]]),
-    irq: (gsi, isa, level) => irqs.push([gsi, isa, level]), msi: () => {},
+    irq: (gsi, isa, level, isaLevel) => irqs.push([gsi, isa, level, isaLevel]), msi: () => {},
   });
   const cfg = (bus: number, dev: number, fn: number, reg: number, size = 4) => {
     m.io.handlerFor(0xcf8)!.ioWrite(0xcf8, 4, (0x8000_0000 | (bus << 16) | (dev << 11) | (fn << 8) | (reg & 0xfc)) >>> 0);
@@ -97,8 +97,27 @@ describe('bhyve emulations', () => {
     expect(m.io.handlerFor(port + 7)!.ioRead(port + 7, 1)).toBe(0x5a);
     m.io.handlerFor(port + 4)!.ioWrite(port + 4, 1, 0x08); // MCR.OUT2
     m.io.handlerFor(port + 1)!.ioWrite(port + 1, 1, 0x02); // IER.ETBEI: THR empty interrupt
-    expect(irqs).toEqual([[pciIntxGsi(3, 0), pciIntxIsaIrq(3, 0), true]]);
+    expect(irqs).toEqual([[pciIntxGsi(3, 0), pciIntxIsaIrq(3, 0), true, true]]);
     expect(cfg(0, 3, 0, R.PCI_STATUS, 2) & R.PCI_STATUS_INTERRUPT).toBe(R.PCI_STATUS_INTERRUPT);
+  });
+
+  it('INTx pins are wired-OR per GSI and per PIC IRQ (PIRQ lines share ISA IRQs)', () => {
+    // Slots 0 and 3, INTA#: GSIs 16 and 19, both steered to the same PIC IRQ (PIRQ_ISA_IRQS[0] = [3]).
+    expect(pciIntxIsaIrq(0, 0)).toBe(pciIntxIsaIrq(3, 0));
+    const { m, cfg, irqs } = build(['0,uart', '3,uart']);
+    const raise = (dev: number, on: boolean) => {
+      const port = cfg(0, dev, 0, R.PCI_BAR0) & ~3;
+      m.io.handlerFor(port + 4)!.ioWrite(port + 4, 1, 0x08); // MCR.OUT2
+      m.io.handlerFor(port + 1)!.ioWrite(port + 1, 1, on ? 0x02 : 0); // IER.ETBEI
+    };
+    const g0 = pciIntxGsi(0, 0);
+    const g3 = pciIntxGsi(3, 0);
+    const isa = pciIntxIsaIrq(0, 0);
+    raise(0, true);
+    raise(3, true);
+    raise(0, false);
+    raise(3, false);
+    expect(irqs).toEqual([[g0, isa, true, true], [g3, isa, true, true], [g0, isa, false, true], [g3, isa, false, false]]);
   });
 
   it('BARs are placed in slot order with natural alignment whatever the option order; multi-function slots', () => {
