@@ -10,7 +10,8 @@ import { bootKernel } from '../../src/api/boot.js';
 import { Machine } from '../../src/machine/machine.js';
 import { buildPc } from '../../src/machine/pc.js';
 import { ExitKind } from '../../src/machine/exit.js';
-import { buildPciPlatform, type PciSlotSpec } from '../../src/machine/pci-platform.js';
+import { buildPciPlatform, PlatformError, type PciSlotSpec } from '../../src/machine/pci-platform.js';
+import { createSession, driveSession, type MachineSetup } from '../../src/api/session.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ELF = resolve(ROOT, 'fixtures/guests/pci-probe/pci-probe.elf');
@@ -77,5 +78,39 @@ describe('pci-probe guest (mechanism #1 scan of bus 0)', () => {
       // 6:1 alone: no function 0, so a scan that honours the header type never sees it.
       count(3),
     ]);
+  });
+});
+
+/** The same guest through the library, as `hvsim run -s ... --kernel pci-probe.elf vm` runs it. */
+function probeSession(args: string[]): { lines: string[]; exitCode: number | null } {
+  const serial: number[] = [];
+  const setup: MachineSetup = {
+    vmname: 'probe', vcpus: 1, memoryBytes: 64 << 20, hypervisors: [], strictIo: false, ignoreUnknownMsrs: false,
+    exitOnPause: false, rtcTime: 946684800, append: '', kv: [], pciSlots: args.map(slot),
+  };
+  const s = createSession(setup, { kernel: new Uint8Array(readFileSync(ELF)), kernelName: 'pci-probe.elf', modules: [] }, { com1: (b) => serial.push(b) });
+  const exit = driveSession(s, { maxInsns: 50_000_000 });
+  const text = Buffer.from(serial).toString('latin1');
+  return { lines: text.replace(/\n$/, '').split('\n'), exitCode: exit.kind === ExitKind.DebugExit ? exit.code : null };
+}
+
+describe('pci-probe through createSession (the -s plumbing)', () => {
+  it('a bhyve-like machine: hostbridge, uart, lpc', () => {
+    const r = probeSession(['0,hostbridge', '31,lpc', '5,uart']);
+    expect(r.lines).toEqual([
+      'pci-probe: bus 0',
+      '00:00.0 1275:1275 060000',
+      '  caps 0x10',
+      '00:05.0 131f:2000 070000',
+      '  BAR0 io size 0x8',
+      '00:1f.0 8086:7000 060100',
+      count(3),
+    ]);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('a bad -s fails before the guest runs, naming the option', () => {
+    expect(() => probeSession(['0,hostbridge', '0,uart'])).toThrow(PlatformError);
+    expect(() => probeSession(['0,hostbridge', '0,uart'])).toThrow(/^-s 0,uart: PCI slot 0:0:0 is already occupied by -s 0,hostbridge$/);
   });
 });
