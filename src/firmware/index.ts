@@ -7,6 +7,7 @@ import type { PlatformDescription } from './platform-description.js';
 import { buildSmbios } from './smbios.js';
 
 export * from './platform-description.js';
+export { describePci, type IntxRouteInput, type PlacedBar } from './pci-roots.js';
 
 export interface FirmwareOptions {
   acpi: boolean;
