@@ -16,6 +16,7 @@ import { digestParts, hashString } from '../machine/digest.js';
 import type { PersonalityName } from '../hypervisors/index.js';
 import { scheduleMigration, type MigrationPlan } from '../machine/migration.js';
 import { DEFAULT_QUANTUM, type SchedPolicyName } from '../machine/scheduler.js';
+import type { PciSlotSpec } from '../machine/pci-platform.js';
 
 /** The parts of a run configuration that shape the machine (`hvsim run`'s RunConfig has them all). */
 export interface MachineSetup {
@@ -40,6 +41,8 @@ export interface MachineSetup {
   quantum?: number;
   /** Local APICs may use x2APIC mode (-x). */
   x2apic?: boolean;
+  /** PCI functions (-s), in order. */
+  pciSlots?: readonly PciSlotSpec[];
 }
 
 export interface SessionImages {
@@ -70,6 +73,7 @@ export function createSession(setup: MachineSetup, images: SessionImages, sinks:
     kv: setup.kv.map((k) => ({ ...k })),
     pc: { ...sinks, rtcTime: setup.rtcTime, cmdline: setup.append },
     x2apic: setup.x2apic ?? false,
+    pciSlots: setup.pciSlots ?? [],
     seed: setup.seed ?? 0,
     sched: { policy: setup.sched ?? 'round-robin', quantum: setup.quantum ?? DEFAULT_QUANTUM, seed: setup.seed ?? 0 },
   });

@@ -12,6 +12,7 @@
 import { Machine, type MachineConfig } from '../machine/machine.js';
 import { buildPc, type PcDevices, type PcOptions } from '../machine/pc.js';
 import { Platform } from '../machine/platform.js';
+import type { PciSlotSpec } from '../machine/pci-platform.js';
 import type { SchedConfig } from '../machine/scheduler.js';
 import type { VmExit } from '../machine/exit.js';
 import { readRegisters, prepareRegisterWrite, RegisterError, type VcpuRegisters, type VcpuRegistersUpdate } from '../machine/cpu/register-state.js';
@@ -51,6 +52,8 @@ export interface VmCreateParams {
   sched?: SchedConfig;
   /** Seed of guest-visible randomness (virtio-rnd). */
   seed?: number;
+  /** PCI functions (bhyve's -s), in order. */
+  pciSlots?: readonly PciSlotSpec[];
 }
 
 /** The devices of a VM whose state the digests cover: the PC basics and the platform. */
@@ -126,7 +129,7 @@ export class Vmm {
       if (e instanceof RangeError) throw new VmmError('EINVAL', e.message);
       throw e;
     }
-    const platform = new Platform(machine, { vmname: p.name, seed: p.seed ?? 0, x2apic: p.x2apic ?? false });
+    const platform = new Platform(machine, { vmname: p.name, seed: p.seed ?? 0, x2apic: p.x2apic ?? false, pciSlots: p.pciSlots });
     const devices: VmDevices = { ...buildPc(machine, { ...p.pc, gsi: (g, level) => platform.gsi(g, level) }), platform };
     platform.connect(devices);
     const id = this.nextId++;

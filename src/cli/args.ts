@@ -60,6 +60,7 @@ export const PCI_EMULATIONS = [
   'virtio-scsi',
   'virtio-9p',
   'virtio-rnd',
+  'virtio-balloon',
   'virtio-console',
   'virtio-input',
   'ahci',

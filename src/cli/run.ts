@@ -10,6 +10,7 @@ import { STATUS, statusOf, endReason } from '../api/exit-status.js';
 import { ExitKind, type VmExit } from '../machine/exit.js';
 import { LoaderError } from '../loaders/index.js';
 import { VmmError } from '../api/vmm.js';
+import { PlatformError } from '../machine/pci-platform.js';
 import { createSession, driveSession, sessionDigest, type Session, type SessionImages } from '../api/session.js';
 import type { ByteSink } from '../devices/device.js';
 import { loadTraceCodec, TraceWriter, type TraceImage } from '../trace/index.js';
@@ -90,11 +91,6 @@ export function readRunImages(cfg: RunConfig): RunImages | string {
 
 /** Devices the command line may name that the machine cannot build yet (one line, or null). */
 export function unsupportedSetup(cfg: RunConfig): string | null {
-  for (const s of cfg.pciSlots) {
-    if (s.emulation !== 'hostbridge' && s.emulation !== 'amd_hostbridge' && s.emulation !== 'lpc') {
-      return `-s ${s.arg}: the ${s.emulation} device is not implemented yet`;
-    }
-  }
   for (const s of cfg.serial) {
     if (s.port !== 'com1' && s.port !== 'com2') return `-l ${s.port}: only com1 and com2 exist on this machine`;
   }
@@ -171,7 +167,7 @@ function runWithSerial(cfg: RunConfig, io: Io, images: RunImages, serial: Serial
   try {
     session = createSession(cfg, images.session, serial.sinks);
   } catch (e) {
-    if (e instanceof VmmError) return fail(io, e.message, STATUS.USAGE);
+    if (e instanceof VmmError || e instanceof PlatformError) return fail(io, e.message, STATUS.USAGE);
     if (e instanceof LoaderError) return fail(io, `${cfg.kernel}: ${e.message}`, STATUS.BAD_INPUT);
     throw e;
   }

@@ -15,6 +15,8 @@ import { LAPIC_BASE, LAPIC_SIZE, IOAPIC_BASE, IOAPIC_SIZE, ioapicId } from './pl
 import { LocalApic } from '../devices/lapic/index.js';
 import { Ioapic } from '../devices/ioapic/ioapic.js';
 import type { DeviceState } from '../devices/device.js';
+import type { PicPair } from '../devices/index.js';
+import { buildPciPlatform, type PciPlatform, type PciSlotSpec } from './pci-platform.js';
 import seedrandom from 'seedrandom';
 
 export interface PlatformOptions {
@@ -23,6 +25,8 @@ export interface PlatformOptions {
   seed?: number;
   /** Local APICs may enter x2APIC mode (bhyve -x; CPUID advertises it). */
   x2apic?: boolean;
+  /** The PCI functions of `-s`, in command-line order. */
+  pciSlots?: readonly PciSlotSpec[];
 }
 
 /** A seeded byte stream per device, so adding a device does not shift another's bytes. */
@@ -44,7 +48,9 @@ export class Platform {
   readonly lapics: LocalApic[] = [];
   readonly ioapic: Ioapic;
   /** The PIC pair once connected (the BSP's LINT0 reaches it through ExtINT). */
-  private pic: InterruptSource | null = null;
+  private pic: PicPair | null = null;
+  /** The PCI devices of `-s` (null without any). */
+  pci: PciPlatform | null = null;
 
   constructor(
     private readonly m: Machine,
@@ -96,9 +102,30 @@ export class Platform {
     this.ioapic.setIrq(gsi, level);
   }
 
-  /** Wire what needs the PC basics: the PIC behind the BSP's LINT0. */
+  /**
+   * Wire what needs the PC basics: the PIC behind the BSP's LINT0, then the PCI functions
+   * (after the PC's ports are taken, so BAR placement avoids them). Throws PlatformError for
+   * a bad `-s`.
+   */
   connect(pc: PcDevices): void {
-    this.pic = pc.pic;
+    const m = this.m;
+    const pic = pc.pic;
+    this.pic = pic;
+    const slots = this.options.pciSlots ?? [];
+    if (slots.length > 0) {
+      this.pci = buildPciPlatform(m, {
+        slots: [...slots],
+        vmname: this.options.vmname,
+        rng: seededBytes(this.options.seed ?? 0, 'pci'),
+        hostInput: (device, data) => m.hostInput(device, data),
+        hostOutput: (device, data) => m.hostOutput(device, data),
+        irq: (gsi, isaIrq, level, isaLevel) => {
+          this.ioapic.setIrq(gsi, level);
+          pic.setIrq(isaIrq, isaLevel);
+        },
+        msi: (msg) => this.route(msg),
+      });
+    }
   }
 
   /**
@@ -146,6 +173,7 @@ export class Platform {
       ioapic: this.ioapic.saveState(),
       lapics: this.lapics.map((a) => a.saveState()),
       scheduler: this.m.scheduler.saveState(),
+      pci: this.pci?.saveState() ?? null,
     };
   }
 }
