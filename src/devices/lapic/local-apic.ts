@@ -13,7 +13,7 @@ import type { ApicBus, ApicMessage, InterruptSource } from '../../machine/irq.js
 import type { Device, DeviceClock, DeviceState } from '../device.js';
 import { stateBool, stateNum, stateNums, stateObj } from '../state.js';
 import { ApicTimer } from './lapic-timer.js';
-import { clearBit, highestBit, setBit, testBit } from './vector-set.js';
+import { InterruptRegisters } from './interrupt-registers.js';
 import { icrMessage } from './icr.js';
 import {
   APIC_BASE_BSP, APIC_BASE_DEFAULT, APIC_BASE_EN, APIC_BASE_EXTD, APIC_BASE_HI_VALID, APIC_BASE_LO_RESERVED,
@@ -66,13 +66,11 @@ export class LocalApic implements Device {
   private apicBase = 0;
   /** xAPIC ID register (bits 31:24 hold the ID; writable in xAPIC mode, table 11-1). */
   private idReg = 0;
-  private tpr = 0;
   private ldr = 0;
   private dfr = -1;
   private svr = 0;
-  private readonly isr = new Int32Array(8);
-  private readonly tmr = new Int32Array(8);
-  private readonly irr = new Int32Array(8);
+  /** IRR, ISR, TMR, TPR and the priority rules (11.8). */
+  private readonly vectors = new InterruptRegisters();
   /** ESR as last latched by a write, and errors detected since (11.5.3). */
   private esr = 0;
   private esrPending = 0;
@@ -154,13 +152,10 @@ export class LocalApic implements Device {
 
   /** The power-up/INIT register values of 11.4.7.1 (ID and APIC base excepted). */
   private initRegisters(): void {
-    this.tpr = 0;
+    this.vectors.clear();
     this.ldr = 0;
     this.dfr = -1;
     this.svr = 0xff;
-    this.isr.fill(0);
-    this.tmr.fill(0);
-    this.irr.fill(0);
     this.esr = 0;
     this.esrPending = 0;
     this.icrLo = 0;
@@ -177,13 +172,10 @@ export class LocalApic implements Device {
       apicBase: this.apicBase,
       apicBaseHi: this.apicBaseHi,
       id: this.idReg,
-      tpr: this.tpr,
+      ...this.vectors.saveState(),
       ldr: this.ldr,
       dfr: this.dfr,
       svr: this.svr,
-      isr: Array.from(this.isr),
-      tmr: Array.from(this.tmr),
-      irr: Array.from(this.irr),
       esr: this.esr,
       esrPending: this.esrPending,
       icrLo: this.icrLo,
@@ -201,13 +193,10 @@ export class LocalApic implements Device {
     this.apicBase = stateNum(s, 'apicBase') | 0;
     this.apicBaseHi = stateNum(s, 'apicBaseHi') & APIC_BASE_HI_VALID;
     this.idReg = stateNum(s, 'id') | 0;
-    this.tpr = stateNum(s, 'tpr') & 0xff;
+    this.vectors.loadState(s);
     this.ldr = stateNum(s, 'ldr') | 0;
     this.dfr = stateNum(s, 'dfr') | 0;
     this.svr = stateNum(s, 'svr') & SVR_WRITABLE;
-    this.isr.set(stateNums(s, 'isr', 8));
-    this.tmr.set(stateNums(s, 'tmr', 8));
-    this.irr.set(stateNums(s, 'irr', 8));
     this.esr = stateNum(s, 'esr') & 0xff;
     this.esrPending = stateNum(s, 'esrPending') & 0xff;
     this.icrLo = stateNum(s, 'icrLo') & ICR_LO_WRITABLE;
@@ -225,9 +214,7 @@ export class LocalApic implements Device {
   /** A fixed interrupt in the IRR above the PPR (11.8.3), or an ExtINT pending via LINT0. */
   hasInterrupt(): boolean {
     if (this.extIntPending()) return true;
-    if (!this.hwEnabled) return false;
-    const v = highestBit(this.irr);
-    return v >= 0 && (v & 0xf0) > (this.ppr() & 0xf0);
+    return this.hwEnabled && this.vectors.deliverable() >= 0;
   }
 
   /** INTA (11.8.4): IRR -> ISR for the highest vector, the PIC's vector for ExtINT, else spurious. */
@@ -238,11 +225,8 @@ export class LocalApic implements Device {
       return this.opts.extInt!.acknowledge() & 0xff;
     }
     this.lastExtInt = false;
-    const v = highestBit(this.irr);
-    if (!this.hwEnabled || v < 0 || (v & 0xf0) <= (this.ppr() & 0xf0)) return this.svr & SVR_VECTOR; // 11.9
-    clearBit(this.irr, v);
-    setBit(this.isr, v);
-    return v;
+    const v = this.hwEnabled ? this.vectors.acknowledge() : -1;
+    return v >= 0 ? v : this.svr & SVR_VECTOR; // nothing deliverable: the spurious vector (11.9)
   }
 
   /**
@@ -263,36 +247,18 @@ export class LocalApic implements Device {
 
   /** MOV from CR8 in 64-bit mode reads TPR[7:4] (11.8.6.1). */
   readCr8(): number {
-    return this.tpr >>> 4;
+    return this.vectors.tpr >>> 4;
   }
 
   /** MOV to CR8 writes TPR[7:4] from CR8[3:0] and clears TPR[3:0] (11.8.6.1). */
   writeCr8(value: number): void {
-    this.tpr = (value & 0xf) << 4;
+    this.vectors.tpr = (value & 0xf) << 4;
     this.opts.kick();
   }
 
-  // ---- priorities (11.8.3) ----
-
-  /** PPR: the TPR if its class is at least the highest in-service class, else that class. */
-  private ppr(): number {
-    const isrv = highestBit(this.isr);
-    const isrClass = isrv < 0 ? 0 : isrv & 0xf0;
-    return (this.tpr & 0xf0) >= isrClass ? this.tpr : isrClass;
-  }
-
-  /**
-   * APR (11.6.2.4): the TPR if it is above the in-service and pending classes, else the
-   * highest of the three classes.
-   */
+  /** APR (11.6.2.4), for lowest-priority arbitration. */
   arbitrationPriority(): number {
-    const isrv = highestBit(this.isr);
-    const irrv = highestBit(this.irr);
-    const isrClass = isrv < 0 ? 0 : isrv & 0xf0;
-    const irrClass = irrv < 0 ? 0 : irrv & 0xf0;
-    const tprClass = this.tpr & 0xf0;
-    if (tprClass >= irrClass && tprClass > isrClass) return this.tpr;
-    return Math.max(tprClass, isrClass, irrClass);
+    return this.vectors.apr();
   }
 
   // ---- bus side ----
@@ -352,9 +318,7 @@ export class LocalApic implements Device {
       this.error(ESR_RECEIVE_ILLEGAL_VECTOR);
       return;
     }
-    setBit(this.irr, vector);
-    if (level) setBit(this.tmr, vector);
-    else clearBit(this.tmr, vector);
+    this.vectors.request(vector, level);
     this.opts.kick();
   }
 
@@ -411,8 +375,7 @@ export class LocalApic implements Device {
     const vector = entry & LVT_VECTOR;
     // An illegal error vector is itself only logged (no recursion).
     if (!(entry & LVT_MASKED) && vector >= 16 && this.hwEnabled) {
-      setBit(this.irr, vector);
-      clearBit(this.tmr, vector);
+      this.vectors.request(vector, false);
       this.opts.kick();
     }
   }
@@ -421,10 +384,9 @@ export class LocalApic implements Device {
 
   /** EOI (11.8.5): retire the highest in-service vector; level ones are signalled onwards. */
   private writeEoi(): void {
-    const v = highestBit(this.isr);
+    const v = this.vectors.eoi();
     if (v < 0) return;
-    clearBit(this.isr, v);
-    if (testBit(this.tmr, v)) {
+    if (this.vectors.isLevel(v)) {
       this.opts.eoi(v);
       this.lintEoi(v);
     }
@@ -496,11 +458,11 @@ export class LocalApic implements Device {
       case Reg.VERSION:
         return APIC_VERSION;
       case Reg.TPR:
-        return this.tpr;
+        return this.vectors.tpr;
       case Reg.APR:
         return x2 ? -1 : this.arbitrationPriority();
       case Reg.PPR:
-        return this.ppr();
+        return this.vectors.ppr();
       case Reg.EOI:
         return x2 ? -1 : 0;
       case Reg.RRD:
@@ -534,9 +496,9 @@ export class LocalApic implements Device {
         if (!x2) this.error(ESR_ILLEGAL_REGISTER); // there is no register at 0x3f0 in xAPIC mode
         return -1;
       default:
-        if (off >= Reg.ISR0 && off < Reg.ISR0 + 0x80) return this.isr[(off - Reg.ISR0) >> 4] >>> 0;
-        if (off >= Reg.TMR0 && off < Reg.TMR0 + 0x80) return this.tmr[(off - Reg.TMR0) >> 4] >>> 0;
-        if (off >= Reg.IRR0 && off < Reg.IRR0 + 0x80) return this.irr[(off - Reg.IRR0) >> 4] >>> 0;
+        if (off >= Reg.ISR0 && off < Reg.ISR0 + 0x80) return this.vectors.isr[(off - Reg.ISR0) >> 4] >>> 0;
+        if (off >= Reg.TMR0 && off < Reg.TMR0 + 0x80) return this.vectors.tmr[(off - Reg.TMR0) >> 4] >>> 0;
+        if (off >= Reg.IRR0 && off < Reg.IRR0 + 0x80) return this.vectors.irr[(off - Reg.IRR0) >> 4] >>> 0;
         if (!x2) this.error(ESR_ILLEGAL_REGISTER);
         return -1;
     }
@@ -556,7 +518,7 @@ export class LocalApic implements Device {
         return true;
       case Reg.TPR:
         if (x2 && value & ~0xff) return false;
-        this.tpr = value & 0xff;
+        this.vectors.tpr = value & 0xff;
         this.opts.kick();
         return true;
       case Reg.EOI:
