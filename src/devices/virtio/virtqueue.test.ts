@@ -162,6 +162,32 @@ describe('split virtqueue', () => {
     expect(h.fn.transport.isr).toBe(1);
   });
 
+  it('VIRTQ_USED_F_NO_NOTIFY is the used ring flags word (2.7.7.1)', () => {
+    const { h, ring } = setup();
+    const q = h.fn.transport.queues[0];
+    q.setNotifySuppressed(true);
+    expect(h.mem.read16(ring.used)).toBe(1);
+    q.setNotifySuppressed(false);
+    expect(h.mem.read16(ring.used)).toBe(0);
+  });
+
+  it('state round trip mid-run: a restored function continues the same ring (saveState/loadState)', () => {
+    const { h, ring } = setup();
+    writeDesc(h.mem, ring.desc, 0, BUF, 4, DescFlag.WRITE, 0);
+    ring.post(0);
+    modernNotify(h, 0);
+    const saved = JSON.parse(JSON.stringify(h.fn.saveState()));
+    const h2 = harness(counting());
+    h2.mem.ram.set(h.mem.ram);
+    h2.fn.loadState(saved);
+    const ring2 = Object.assign(Object.create(Object.getPrototypeOf(ring)), ring, { mem: h2.mem }) as TestRing;
+    ring2.post(0);
+    modernNotify(h2, 0);
+    expect(ring2.usedIdx()).toBe(2);
+    expect(ring2.usedElem(1)).toEqual({ id: 0, len: 4 });
+    expect(needsReset(h2)).toBe(false);
+  });
+
   it('needEvent is vring_need_event (2.7.10)', () => {
     expect(needEvent(0, 1, 0)).toBe(true);
     expect(needEvent(1, 1, 0)).toBe(false);

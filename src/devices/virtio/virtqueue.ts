@@ -26,7 +26,7 @@
 import type { DeviceState } from '../device.js';
 import { stateBool, stateNum, stateNums } from '../state.js';
 import { walkChain, type DescriptorChain, type VirtioDma } from './descriptor-chain.js';
-import { DESC_SIZE, LEGACY_PFN_SHIFT, LEGACY_VRING_ALIGN, VIRTIO_MSI_NO_VECTOR, VIRTQ_AVAIL_F_NO_INTERRUPT, needEvent } from './virtio-spec.js';
+import { DESC_SIZE, LEGACY_PFN_SHIFT, LEGACY_VRING_ALIGN, VIRTIO_MSI_NO_VECTOR, VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY, needEvent } from './virtio-spec.js';
 
 /** What a virtqueue needs from its transport. */
 export interface VirtqueueHost {
@@ -188,6 +188,16 @@ export class Virtqueue {
     }
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
     if (!mem.write16(this.usedAddr + 2, this.usedIdx)) this.fail('used ring outside guest RAM');
+  }
+
+  /**
+   * Ask the driver not to notify this queue (VIRTQ_USED_F_NO_NOTIFY, 2.7.7.1), e.g. while the
+   * device is busy with it; only meaningful without EVENT_IDX (with it, avail_event is
+   * maintained by pop()). A hint: drivers may still notify, and notify() still works.
+   */
+  setNotifySuppressed(on: boolean): void {
+    if (!this.live() || this.host.eventIdx()) return;
+    if (!this.host.dma.memory.write16(this.usedAddr, on ? VIRTQ_USED_F_NO_NOTIFY : 0)) this.fail('used ring outside guest RAM');
   }
 
   /**
