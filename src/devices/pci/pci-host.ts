@@ -17,8 +17,7 @@
 // - BAR mapping: after a COMMAND or BAR write of any function, refreshMappings() unmaps every
 //   stale BAR first, then maps the pending ones, in bus/device/function order.
 
-import type { DeviceState } from '../device.js';
-import type { PortHandler } from '../../machine/io-bus.js';
+import type { DeviceState, PortDevice } from '../device.js';
 import type { PortSpan } from '../port-device.js';
 import { stateNum, stateObj } from '../state.js';
 import type { BarMapper, PciFunction, PciInterrupts } from './pci-function.js';
@@ -39,7 +38,7 @@ export function pciAddressName(bus: number, dev: number, fn: number): string {
   return `${h(bus, 2)}:${h(dev, 2)}.${fn}`;
 }
 
-export class PciHost implements PortHandler {
+export class PciHost implements PortDevice {
   readonly name = 'pci-host';
   readonly ports: readonly PortSpan[];
   private readonly addrPort: number;
