@@ -574,7 +574,8 @@ export class LocalApic implements Device {
       case Reg.SELF_IPI:
         if (!x2 || value & ~0xff) return x2 ? false : true;
         // 11.12.11: a fixed edge IPI to this APIC.
-        if ((value & 0xff) < 16) this.error(ESR_SEND_ILLEGAL_VECTOR);
+        // 11.5.3 names a self IPI with vector 0-15 under both the send and the receive error.
+        if ((value & 0xff) < 16) this.error(ESR_SEND_ILLEGAL_VECTOR | ESR_RECEIVE_ILLEGAL_VECTOR);
         else this.deliverFixed(value & 0xff, false);
         return true;
       default:

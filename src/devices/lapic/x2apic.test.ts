@@ -117,10 +117,14 @@ describe('x2APIC MSRs (11.12.1.2, table 11-6)', () => {
     expect(rdmsr(0x835).lo).toBe(0x10700);
   });
 
-  it('SELF IPI sets the IRR bit of its vector', () => {
-    const { apic } = x2();
+  it('SELF IPI sets the IRR bit of its vector; vectors 0-15 are send and receive errors (11.5.3)', () => {
+    const { apic, rdmsr } = x2();
     expect(apic.wrmsr(0x83f, 0x55, 0)).toBe('ok');
     expect(apic.acknowledge()).toBe(0x55);
+    expect(apic.wrmsr(0x83f, 0x0e, 0)).toBe('ok');
+    expect(apic.hasInterrupt()).toBe(false);
+    apic.wrmsr(0x828, 0, 0);
+    expect(rdmsr(0x828).lo).toBe(0x60);
   });
 
   it('ICR is one 64-bit MSR: the destination is the 32-bit x2APIC ID in bits 63:32', () => {
