@@ -38,7 +38,8 @@ export interface VirtioBlkParams {
   physicalSectorSize: number;
   /** GET_ID answer, at most 20 bytes of ASCII. */
   serial: string;
-  /** Every chunk of disk data on its way to the guest: returns the bytes the guest gets. */
+  /** Every chunk of disk data on its way to the guest: returns the bytes the guest gets. `data`
+   *  is the device's scratch buffer, valid during the call only (copy it to keep it). */
   hostInput(device: string, data: Uint8Array): Uint8Array;
 }
 
@@ -56,6 +57,7 @@ export class VirtioBlk implements VirtioDeviceModel {
   readonly readOnly: boolean;
   private readonly config = new Uint8Array(BlkConfig.SIZE);
   private readonly ident = new Uint8Array(BLK_ID_BYTES);
+  private readonly scratch = new Uint8Array(BLK_IO_CHUNK);
   private ctx: VirtioDeviceContext | null = null;
   /** Statistics (device state, not guest visible). */
   private stats = { reads: 0, writes: 0, flushes: 0, getIds: 0, errors: 0, unsupported: 0, bytesRead: 0, bytesWritten: 0 };
@@ -168,7 +170,9 @@ export class VirtioBlk implements VirtioDeviceModel {
     this.stats.reads++;
     for (let done = 0; done < bytes; ) {
       const n = Math.min(BLK_IO_CHUNK, bytes - done);
-      const buf = new Uint8Array(n); // handed to hostInput, which may keep it: never reused
+      // One scratch buffer per device: hostInput sees the bytes during the call only (it
+      // records or replaces them then), so no request allocates.
+      const buf = n === BLK_IO_CHUNK ? this.scratch : this.scratch.subarray(0, n);
       if (!this.p.backend.read(offset + done, buf)) return BlkStatus.IOERR;
       const got = this.p.hostInput(this.name, buf);
       if (got.length === n) chain.write(done, got);
