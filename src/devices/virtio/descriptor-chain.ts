@@ -65,7 +65,9 @@ export class DescriptorChain {
       const segLen = this.readLen[i];
       if (skip >= segLen) { skip -= segLen; continue; }
       const n = Math.min(segLen - skip, len - done);
-      out.set(mem.ram.subarray(this.readAddr[i] + skip, this.readAddr[i] + skip + n), done);
+      const part = mem.readBytes(this.readAddr[i] + skip, n);
+      if (part === null) return null; // RAM changed under the chain (cannot happen today: MMIO lies above RAM)
+      out.set(part, done);
       done += n;
       skip = 0;
     }
@@ -91,7 +93,7 @@ export class DescriptorChain {
       const segLen = this.writeLen[i];
       if (skip >= segLen) { skip -= segLen; continue; }
       const n = Math.min(segLen - skip, len - done);
-      mem.writeBytes(this.writeAddr[i] + skip, data.subarray(done, done + n));
+      if (!mem.writeBytes(this.writeAddr[i] + skip, data.subarray(done, done + n))) break;
       done += n;
       skip = 0;
     }
