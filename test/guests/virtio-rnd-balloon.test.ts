@@ -2,10 +2,10 @@
 // own legacy virtio-pci driver (fixtures/guests/virtio-rnd-balloon), on the machine bhyve's
 // `-s 0,hostbridge -s 3,virtio-rnd -s 4,virtio-balloon` builds.
 //
-// The machine is built through the library (a Vmm VM plus buildPciPlatform with the -s slots).
-// TODO(lead): once MachineSetup has `pciSlots` (src/api/session.ts createSession), run it through
-// createSession with a --seed and take ctx.rng from the machine; the skipped test at the end is
-// that run. Until then ctx.rng here is a seedrandom generator built the same way for every run.
+// The machine is built through the library twice: a Vmm VM plus buildPciPlatform with a test
+// generator (so the host side, the balloon's target, can be set before boot), and createSession
+// with `pciSlots` and a seed (the machine's own generator, seedrandom of "hvsim:<seed>:pci"
+// giving 4 bytes per int32, little-endian), also recorded and replayed through the CLI.
 //
 // What is checked (virtio 1.2): the transitional IDs the scan finds (4.1.2), the legacy
 // HOST_FEATURES (RING_INDIRECT_DESC 28, RING_EVENT_IDX 29, plus 5.5.3's balloon bits 0-2), the
@@ -23,6 +23,14 @@ import { Vmm } from '../../src/api/vmm.js';
 import { bootKernel } from '../../src/api/boot.js';
 import { ExitKind } from '../../src/machine/exit.js';
 import { buildPciPlatform, type PciSlotSpec } from '../../src/machine/pci-platform.js';
+import { createSession, driveSession, type MachineSetup } from '../../src/api/session.js';
+import { runCommand } from '../../src/cli/run.js';
+import { replayCommand } from '../../src/cli/replay.js';
+import { loadTraceCodec } from '../../src/trace/index.js';
+import { REPLAY_STATUS } from '../../src/api/exit-status.js';
+import { capture } from '../helpers/cli-capture.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { balloonOf } from '../../src/devices/virtio-balloon/virtio-balloon-emulation.js';
 import type { VirtioBalloon } from '../../src/devices/virtio-balloon/virtio-balloon.js';
 
@@ -116,5 +124,56 @@ describe('virtio-rnd-balloon guest fixture', () => {
     expect(a.balloon.actual).toBe(2);
   });
 
-  test.skip('through createSession with pciSlots and --seed (waits for the lead\'s MachineSetup.pciSlots)', () => {});
+});
+
+/** What the machine's generator gives for `seed` (the platform's "pci" stream), written from its definition. */
+function machineBytes(seed: number, n: number): Uint8Array {
+  const rng = seedrandom(`hvsim:${seed}:pci`);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 4) {
+    const v = rng.int32();
+    for (let k = 0; k < 4 && i + k < n; k++) out[i + k] = (v >>> (8 * k)) & 0xff;
+  }
+  return out;
+}
+
+function sessionRun(seed: number): string[] {
+  const serial: number[] = [];
+  const setup: MachineSetup = {
+    vmname: 'vrb', vcpus: 1, memoryBytes: 32 << 20, hypervisors: [], strictIo: false, ignoreUnknownMsrs: false,
+    exitOnPause: false, rtcTime: 946684800, append: '', kv: [], seed,
+    pciSlots: [slot(0, 'hostbridge'), slot(3, 'virtio-rnd'), slot(4, 'virtio-balloon')],
+  };
+  const s = createSession(setup, { kernel: new Uint8Array(readFileSync(ELF)), kernelName: 'virtio-rnd-balloon.elf', modules: [] }, { com1: (b) => serial.push(b) });
+  const exit = driveSession(s, { maxInsns: 50_000_000 });
+  expect(exit.kind === ExitKind.DebugExit ? exit.code : null).toBe(0);
+  return Buffer.from(serial).toString('latin1').replace(/\n$/, '').split('\n');
+}
+
+describe('virtio-rnd-balloon through createSession (-s plumbing, the machine\'s seeded generator)', () => {
+  test('the bytes are the machine generator\'s for the seed; another seed gives others', () => {
+    const bytes = machineBytes(7, 32);
+    const lines = sessionRun(7);
+    expect(lines[4]).toBe(`rnd: used len 0x00000010 bytes ${hex(bytes.subarray(0, 16))}`);
+    expect(lines[5]).toBe(`rnd: used len 0x00000010 bytes ${hex(bytes.subarray(16, 32))}`);
+    expect(sessionRun(7)).toEqual(lines);
+    expect(sessionRun(8)[4]).not.toBe(lines[4]);
+    expect(lines[8]).toBe('balloon: num_pages 0x00000000 actual 0x00000000');
+  });
+
+  test('hvsim run --record then hvsim replay is identical (the entropy bytes come from the trace)', async () => {
+    await loadTraceCodec();
+    const tmp = mkdtempSync(join(tmpdir(), 'hvsim-vrb-'));
+    try {
+      const trace = join(tmp, 'vrb.zst');
+      const r = await capture(runCommand, ['-m', '32M', '--seed', '7', '-s', '0,hostbridge', '-s', '3,virtio-rnd', '-s', '4,virtio-balloon',
+        '--kernel', ELF, '--record', trace, '--quiet', '-l', 'com1,/dev/null', 'vm']);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(1); // isa-debug-exit 0
+      const p = await capture(replayCommand, [trace]);
+      expect(p.status).toBe(REPLAY_STATUS.IDENTICAL);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
