@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRunArgs } from '../src/cli/args.js';
-import { runVm } from '../src/cli/run.js';
+import { readRunImages, runVm, traceHeader } from '../src/cli/run.js';
+import { createSession, sessionDigest, type Session } from '../src/api/session.js';
+import { endReason, statusOf } from '../src/api/exit-status.js';
+import type { VmExit } from '../src/machine/exit.js';
+import { TraceWriter } from '../src/trace/index.js';
+import { TraceRecorder } from '../src/trace/recorder.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -69,6 +74,36 @@ export class GuestRecorder {
     const r = runVm(cfg, { stdout: stdout as unknown as NodeJS.WritableStream, stderr: stderr as unknown as NodeJS.WritableStream }, argv);
     this.last = trace;
     return { status: r.status, serial: stdout.text, trace, stderr: stderr.text };
+  }
+
+  /**
+   * The same run, driven by the property instead of to its end in one go: `drive` runs the
+   * session (small slices, host-side reads of guest memory between them: nothing the guest can
+   * see) and returns the exit that ended it. No mid-run digests (--digest-every 0), so the trace
+   * replays with `hvsim replay` whatever slices the property took.
+   */
+  drive(args: readonly string[], label: string, drive: (s: Session) => VmExit): GuestRun {
+    const trace = join(this.dir, `${label}.trace.zst`);
+    const argv = [...args, '--digest-every', '0', '--record', trace, '--quiet', 'vm'];
+    const cfg = parseRunArgs(argv);
+    const images = readRunImages(cfg);
+    if (typeof images === 'string') throw new Error(images);
+    let serial = '';
+    const session = createSession(cfg, images.session, { com1: (b) => void (serial += String.fromCharCode(b)) });
+    const writer = TraceWriter.createSync(trace, traceHeader(cfg, argv), images.trace);
+    session.machine.observer = new TraceRecorder(writer);
+    this.last = trace;
+    let exit: VmExit;
+    try {
+      exit = drive(session);
+    } catch (e) {
+      writer.abandon();
+      throw e;
+    }
+    session.machine.observer = null;
+    const status = statusOf(exit);
+    writer.close({ vcpu: 0, icount: session.machine.cpus[0].insns, kind: 'end', reason: endReason(exit), exitStatus: status, digest: sessionDigest(session).hash });
+    return { status, serial, trace, stderr: '' };
   }
 
   dispose(): void {

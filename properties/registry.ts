@@ -3,8 +3,18 @@
 import type { ConformProperty } from './types.js';
 import { determinismProperties } from './determinism.js';
 import { replayProperties } from './replay-fidelity.js';
+import { pvclockProperties } from './pvclock.js';
+import { hypervTimeProperties } from './hyperv-time.js';
+import { xenTimeProperties } from './xen-time.js';
+import { cpuidProperties } from './cpuid.js';
+import { infoStoreProperties } from './info-stores.js';
 
 export const ALL_PROPERTIES: readonly ConformProperty[] = [
   ...determinismProperties,
   ...replayProperties,
+  ...pvclockProperties,
+  ...hypervTimeProperties,
+  ...xenTimeProperties,
+  ...cpuidProperties,
+  ...infoStoreProperties,
 ];
