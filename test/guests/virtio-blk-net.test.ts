@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Vmm } from '../../src/api/vmm.js';
 import { bootKernel } from '../../src/api/boot.js';
 import { ExitKind } from '../../src/machine/exit.js';
-import { buildPciPlatform, type PciSlotSpec } from '../../src/machine/pci-platform.js';
+import { PlatformError, buildPciPlatform, type PciSlotSpec } from '../../src/machine/pci-platform.js';
 import { defaultMac, formatMac } from '../../src/devices/virtio-net/mac.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -131,5 +131,38 @@ describe('bench-blk guest fixture', () => {
     });
     expect(r.lines).toEqual(['bench-blk: read 0x04000000 bytes in 0x0200 requests, 0x0000 errors, checksum 0x0001ff00']);
     expect(r.exit).toEqual({ kind: ExitKind.DebugExit, code: 0 });
+  });
+});
+
+describe('-s virtio-blk / virtio-net configuration errors (before the guest starts)', () => {
+  const build = (spec: PciSlotSpec) => {
+    const vmm = new Vmm();
+    const id = vmm.create({ name: 'cfg', memoryBytes: 16 << 20, unhandledIo: 'ignore' });
+    const platform = vmm.devices(id).platform;
+    buildPciPlatform(vmm.machine(id), {
+      slots: [spec], vmname: 'cfg', rng: { nextBytes: (n) => new Uint8Array(n) },
+      hostInput: (_d, b) => b, hostOutput: () => {},
+      irq: (gsi, _isa, level) => platform.gsi(gsi, level), msi: (msg) => platform.route(msg),
+    });
+  };
+  const expectError = (spec: PciSlotSpec, message: string) => {
+    expect(() => build(spec)).toThrow(PlatformError);
+    expect(() => build(spec)).toThrow(message);
+  };
+
+  test('one line naming the -s option', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hvsim-cfg-'));
+    try {
+      const img = scratchImage(dir);
+      expectError(slot(4, 'virtio-blk', `${img},bogus`), `-s 4,virtio-blk,${img},bogus: unknown option bogus`);
+      expectError(slot(4, 'virtio-blk', join(dir, 'missing.img')), `-s 4,virtio-blk,${join(dir, 'missing.img')}: cannot open ${join(dir, 'missing.img')} for reading and writing (ENOENT)`);
+      expectError(slot(4, 'virtio-blk', null), '-s 4,virtio-blk: missing disk image path');
+      expectError(slot(5, 'virtio-net', 'echo,mac=01:00:00:00:00:01'), '-s 5,virtio-net,echo,mac=01:00:00:00:00:01: mac=01:00:00:00:00:01: invalid MAC address');
+      expectError(slot(5, 'virtio-net', 'tap0'), '-s 5,virtio-net,tap0: backend tap0 needs a host network');
+      expectError(slot(5, 'virtio-net', `pcap=${join(dir, 'none.pcap')}`), 'cannot read');
+      expect(() => build(slot(4, 'virtio-blk', `${img},ro,sectorsize=512/4096,ser=x`))).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
