@@ -25,6 +25,7 @@ import { alu64, incDecRm, shiftRm, aluRmImm, shift64Reg, isFastShift } from './e
 import { movRegRm, movRmReg } from './exec-data.js';
 import { GROUP_BASE, Grp } from './opcode-table.js';
 import { deliverEvent, EventKind } from './system.js';
+import { FpuState } from './fpu-state.js';
 
 /** What the CPU asks of the machine around it. Every call is at an exact icount. */
 export interface CpuHost {
@@ -129,6 +130,8 @@ export class Cpu {
   readonly msrLo = new Int32Array(16);
   readonly msrHi = new Int32Array(16);
   xcr0 = 1;
+  /** x87 and SSE registers (fpu-state.ts). */
+  readonly fpu = new FpuState();
 
   // ---- derived mode (recomputed by updateMode) ----
   /** Code size code: 1 = 16-bit, 2 = 32-bit, 3 = 64-bit. */
@@ -260,6 +263,7 @@ export class Cpu {
     this.msrLo[MsrSlot.PAT] = 0x00070406;
     this.msrHi[MsrSlot.PAT] = 0x00070406;
     this.xcr0 = 1;
+    this.fpu.reset();
     this.halted = false;
     this.inhibitUntil = -1;
     this.shutdown = false;

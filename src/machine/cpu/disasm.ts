@@ -19,14 +19,14 @@
 //  - F2/F3 before 0F-map opcodes are ignored (the CPU implements none of the forms they select),
 //    except POPCNT/LZCNT and TZCNT, named as objdump names them (the CPU, without BMI1, runs
 //    F3 0F BC as BSF);
-//  - x87 is named though the CPU has no FPU unit yet (it raises #NM); SSE, AVX (VEX) and the
-//    0F 38 / 0F 3A maps are "(bad)".
+//  - SSE/SSE2 (executed by exec-sse.ts), AVX (VEX) and the 0F 38 / 0F 3A maps are "(bad)":
+//    their operand forms are not written yet.
 // Measured against objdump 2.40 on random bytes (test/cpu/disasm.test.ts): about 97% identical
 // text and length, 99.7% once the differences above are allowed.
 
 import { DecodedStore, Info, Ea } from './decoded.js';
 import { Decoder, DecodeStatus, OP_UD, OP_TOO_LONG } from './decoder.js';
-import { MNEMONICS, OPCODE_FLAGS, Op, GROUP_BASE, Grp, OP_COUNT, gop } from './opcode-table.js';
+import { MNEMONICS, OPCODE_FLAGS, Op, GROUP_BASE, Grp, OP_COUNT, gop, SSE_OP } from './opcode-table.js';
 
 export interface Disassembly {
   length: number;
@@ -540,6 +540,8 @@ function formatBody(insn: Insn): Body | null {
   let lockUsed = false;
 
   if (op in STRING_OPS) return formatString(insn);
+  // SSE/SSE2 rows execute (exec-sse.ts) but have no operand forms here yet: shown as (bad).
+  if (SSE_OP[op] === 1) return null;
   switch (op) {
     case 0x63:
       if (insn.mode === 64) {
@@ -673,7 +675,7 @@ function formatBody(insn: Insn): Body | null {
   return { text: operands.length ? name + ' ' + operands.join(', ') : name, repWord, lockUsed };
 }
 
-// ---- x87 (SDM vol. 2, A.5): the CPU has no FPU unit yet (#NM), but the bytes still have names ----
+// ---- x87 (SDM vol. 2, A.5): executed by exec-x87.ts ----
 const X87_MEM: [string, string][][] = [
   // D8: m32fp arithmetic
   ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'].map((n) => [n, 'dword ptr ']),

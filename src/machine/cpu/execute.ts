@@ -13,6 +13,9 @@ import * as C from './exec-control.js';
 import * as S from './exec-system.js';
 import { stringOp, Str } from './exec-string.js';
 import { syscall, sysret, sysenter, sysexit, EventKind } from './system.js';
+import { executeSse, isSseOp } from './exec-sse.js';
+import { fxsave, fxrstor, ldmxcsr, stmxcsr } from './exec-sse-state.js';
+import { x87, fwait } from './exec-x87.js';
 
 const INC_RM = GROUP_BASE + Grp.G5_FF * 8;
 const DEC_RM = INC_RM + 1;
@@ -153,7 +156,7 @@ export function execute(c: Cpu, d: number, op: number, info: number): void {
     case 0xd6: c.setReg(0, 0, c.getCF() !== 0 ? 0xff : 0); return; // SALC
     case 0xd7: D.xlat(c, d); return;
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-      x87(c);
+      x87(c, d, op);
       return;
     case 0xe0: C.loop(c, d, 0); return;
     case 0xe1: C.loop(c, d, 1); return;
@@ -243,6 +246,7 @@ function execute0F(c: Cpu, d: number, op: number): void {
       if (op >= 0x140 && op <= 0x14f) D.cmov(c, d, op & 15);
       else if (op >= 0x180 && op <= 0x18f) C.jcc(c, d, op & 15);
       else if (op >= 0x190 && op <= 0x19f) D.setcc(c, d, op & 15);
+      else if (isSseOp(op)) executeSse(c, d, op);
       else if (op === OP_TOO_LONG) c.fault(Vec.GP, 0); // more than 15 bytes (SDM vol. 2, 2.3.11)
       else if (op === OP_UD) c.fault(Vec.UD);
       else c.fault(Vec.UD);
@@ -319,25 +323,19 @@ function executeGroup(c: Cpu, d: number, op: number): void {
   }
 }
 
-/** 0F AE: fences (mod=3) are no-ops in a sequential machine; CLFLUSH likewise. FXSAVE etc. await the FPU unit. */
+/** 0F AE: FXSAVE/FXRSTOR/LDMXCSR/STMXCSR; fences (mod=3) are no-ops in a sequential machine; CLFLUSH likewise. */
 function group15(c: Cpu, d: number, reg: number): void {
   const mem = (c.store.info[d] & Info.MEM) !== 0;
   if (!mem) {
     if (reg >= 5) return; // LFENCE, MFENCE, SFENCE
     c.fault(Vec.UD); // RDFSBASE & co. are not advertised
   }
-  if (reg === 7) {
-    c.ea(d); // CLFLUSH: address computed (no cache to flush)
-    return;
+  switch (reg) {
+    case 0: fxsave(c, d); return;
+    case 1: fxrstor(c, d); return;
+    case 2: ldmxcsr(c, d); return;
+    case 3: stmxcsr(c, d); return;
+    case 7: c.ea(d); return; // CLFLUSH: address computed (no cache to flush)
+    default: c.fault(Vec.UD); // XSAVE family: not advertised
   }
-  c.fault(Vec.UD);
-}
-
-/** x87 escape: until the FPU unit lands, behave as a CPU without an FPU (CR0.EM semantics). */
-function x87(c: Cpu): void {
-  c.fault(Vec.NM);
-}
-
-function fwait(c: Cpu): void {
-  void c;
 }

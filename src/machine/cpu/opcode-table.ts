@@ -212,6 +212,35 @@ def(range(T + 0xc8, T + 0xcf), 0, Imm.NONE, 'bswap');
 group(T + 0xae, Grp.G15_0FAE, 0, Imm.NONE, ['fxsave', 'fxrstor', 'ldmxcsr', 'stmxcsr', 'xsave', 'xrstor', 'xsaveopt', 'clflush']);
 def(T + 0xff, Op.MODRM, Imm.NONE, 'ud0');
 
+// ---- SSE/SSE2 (SDM vol. 2, table A-3): the mandatory prefix (none/66/F3/F2) selects the
+// instruction at execution (exec-sse.ts); one row per opcode, named by its no-prefix or 66 form.
+const SSE_ROWS: Array<[number, string, Imm?]> = [
+  [0x10, 'movups'], [0x11, 'movups'], [0x12, 'movlps'], [0x13, 'movlps'], [0x14, 'unpcklps'], [0x15, 'unpckhps'],
+  [0x16, 'movhps'], [0x17, 'movhps'], [0x28, 'movaps'], [0x29, 'movaps'], [0x2a, 'cvtsi2ss'], [0x2b, 'movntps'],
+  [0x2c, 'cvttss2si'], [0x2d, 'cvtss2si'], [0x2e, 'ucomiss'], [0x2f, 'comiss'], [0x50, 'movmskps'], [0x51, 'sqrtps'],
+  [0x52, 'rsqrtps'], [0x53, 'rcpps'], [0x54, 'andps'], [0x55, 'andnps'], [0x56, 'orps'], [0x57, 'xorps'],
+  [0x58, 'addps'], [0x59, 'mulps'], [0x5a, 'cvtps2pd'], [0x5b, 'cvtdq2ps'], [0x5c, 'subps'], [0x5d, 'minps'],
+  [0x5e, 'divps'], [0x5f, 'maxps'], [0x60, 'punpcklbw'], [0x61, 'punpcklwd'], [0x62, 'punpckldq'], [0x63, 'packsswb'],
+  [0x64, 'pcmpgtb'], [0x65, 'pcmpgtw'], [0x66, 'pcmpgtd'], [0x67, 'packuswb'], [0x68, 'punpckhbw'], [0x69, 'punpckhwd'],
+  [0x6a, 'punpckhdq'], [0x6b, 'packssdw'], [0x6c, 'punpcklqdq'], [0x6d, 'punpckhqdq'], [0x6e, 'movd'], [0x6f, 'movdqa'],
+  [0x70, 'pshufd', Imm.IB], [0x71, 'psrlw', Imm.IB], [0x72, 'psrld', Imm.IB], [0x73, 'psrlq', Imm.IB],
+  [0x74, 'pcmpeqb'], [0x75, 'pcmpeqw'], [0x76, 'pcmpeqd'], [0x7e, 'movd'], [0x7f, 'movdqa'],
+  [0xc2, 'cmpps', Imm.IB], [0xc3, 'movnti'], [0xc4, 'pinsrw', Imm.IB], [0xc5, 'pextrw', Imm.IB], [0xc6, 'shufps', Imm.IB],
+  [0xd1, 'psrlw'], [0xd2, 'psrld'], [0xd3, 'psrlq'], [0xd4, 'paddq'], [0xd5, 'pmullw'], [0xd6, 'movq'], [0xd7, 'pmovmskb'],
+  [0xd8, 'psubusb'], [0xd9, 'psubusw'], [0xda, 'pminub'], [0xdb, 'pand'], [0xdc, 'paddusb'], [0xdd, 'paddusw'],
+  [0xde, 'pmaxub'], [0xdf, 'pandn'], [0xe0, 'pavgb'], [0xe1, 'psraw'], [0xe2, 'psrad'], [0xe3, 'pavgw'], [0xe4, 'pmulhuw'],
+  [0xe5, 'pmulhw'], [0xe6, 'cvttpd2dq'], [0xe7, 'movntdq'], [0xe8, 'psubsb'], [0xe9, 'psubsw'], [0xea, 'pminsw'],
+  [0xeb, 'por'], [0xec, 'paddsb'], [0xed, 'paddsw'], [0xee, 'pmaxsw'], [0xef, 'pxor'], [0xf1, 'psllw'], [0xf2, 'pslld'],
+  [0xf3, 'psllq'], [0xf4, 'pmuludq'], [0xf5, 'pmaddwd'], [0xf6, 'psadbw'], [0xf7, 'maskmovdqu'], [0xf8, 'psubb'],
+  [0xf9, 'psubw'], [0xfa, 'psubd'], [0xfb, 'psubq'], [0xfc, 'paddb'], [0xfd, 'paddw'], [0xfe, 'paddd'],
+];
+/** 1 for the op ids of SSE_ROWS (the disassembler leaves them to a later pass). */
+export const SSE_OP = new Uint8Array(0x400);
+for (const [b, name, imm] of SSE_ROWS) {
+  def(T + b, Op.MODRM, imm ?? Imm.NONE, name);
+  SSE_OP[T + b] = 1;
+}
+
 /**
  * Ops after which a straight-line block ends: every control transfer, and instructions that
  * fault or stop by design. (Instructions that change modes or devices end the run loop's
