@@ -43,6 +43,13 @@ export interface MachineSetup {
   x2apic?: boolean;
   /** PCI functions (-s), in order. */
   pciSlots?: readonly PciSlotSpec[];
+  /** -A, -Y (mptable false), -U, and the -c topology. */
+  acpiTables?: boolean;
+  mptable?: boolean;
+  uuid?: string | null;
+  sockets?: number;
+  cores?: number;
+  threads?: number;
 }
 
 export interface SessionImages {
@@ -74,6 +81,12 @@ export function createSession(setup: MachineSetup, images: SessionImages, sinks:
     pc: { ...sinks, rtcTime: setup.rtcTime, cmdline: setup.append },
     x2apic: setup.x2apic ?? false,
     pciSlots: setup.pciSlots ?? [],
+    firmware: {
+      acpi: setup.acpiTables ?? false,
+      mptable: setup.mptable ?? true,
+      uuid: setup.uuid ?? null,
+      topology: setup.sockets === undefined ? undefined : { sockets: setup.sockets, cores: setup.cores ?? 1, threads: setup.threads ?? 1 },
+    },
     seed: setup.seed ?? 0,
     sched: { policy: setup.sched ?? 'round-robin', quantum: setup.quantum ?? DEFAULT_QUANTUM, seed: setup.seed ?? 0 },
   });

@@ -54,6 +54,8 @@ export interface VmCreateParams {
   seed?: number;
   /** PCI functions (bhyve's -s), in order. */
   pciSlots?: readonly PciSlotSpec[];
+  /** Firmware tables: ACPI (-A, default off), MP table (default on, -Y off), SMBIOS UUID (-U), -c topology. */
+  firmware?: { acpi?: boolean; mptable?: boolean; uuid?: string | null; topology?: { sockets: number; cores: number; threads: number } };
 }
 
 /** The devices of a VM whose state the digests cover: the PC basics and the platform. */
@@ -129,7 +131,11 @@ export class Vmm {
       if (e instanceof RangeError) throw new VmmError('EINVAL', e.message);
       throw e;
     }
-    const platform = new Platform(machine, { vmname: p.name, seed: p.seed ?? 0, x2apic: p.x2apic ?? false, pciSlots: p.pciSlots });
+    const fw = p.firmware ?? {};
+    const platform = new Platform(machine, {
+      vmname: p.name, seed: p.seed ?? 0, x2apic: p.x2apic ?? false, pciSlots: p.pciSlots,
+      acpiTables: fw.acpi ?? false, mptable: fw.mptable ?? true, uuid: fw.uuid ?? null, topology: fw.topology,
+    });
     const devices: VmDevices = { ...buildPc(machine, { ...p.pc, gsi: (g, level) => platform.gsi(g, level) }), platform };
     platform.connect(devices);
     const id = this.nextId++;

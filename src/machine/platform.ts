@@ -10,8 +10,20 @@
 import type { Machine } from './machine.js';
 import type { PcDevices } from './pc.js';
 import { deviceClock } from './pc.js';
-import { DeliveryMode, Shorthand, type ApicMessage, type IrqLine, type InterruptSource } from './irq.js';
-import { LAPIC_BASE, LAPIC_SIZE, IOAPIC_BASE, IOAPIC_SIZE, ioapicId } from './platform-layout.js';
+import { DeliveryMode, Shorthand, irqLine, type ApicMessage, type IrqLine, type InterruptSource } from './irq.js';
+import {
+  LAPIC_BASE, LAPIC_SIZE, IOAPIC_BASE, IOAPIC_SIZE, IOAPIC_PINS, HPET_BASE, HPET_SIZE, SCI_IRQ, ioapicId, isaIrqToGsi,
+  PM1A_EVT_BLK, PM1A_CNT_BLK, PM_TMR_BLK, SMI_CMD, ACPI_ENABLE, ACPI_DISABLE, SLP_TYP_S5, RESET_PORT, RESET_VALUE,
+  PCI_IO_BASE, PCI_IO_LIMIT, PCI_MMIO_BASE, PCI_MMIO_LIMIT, MPTABLE_BASE, SMBIOS_BASE, ACPI_BASE, BIOS_AREA_BASE, BIOS_AREA_SIZE,
+} from './platform-layout.js';
+import { APIC_VERSION } from '../devices/lapic/index.js';
+import { IOAPIC_VERSION } from '../devices/ioapic/ioapic.js';
+import { REG_CENTURY } from '../devices/index.js';
+import { describePci, uuidFromName, writeFirmwareTables, type FirmwareResult, type PlatformDescription } from '../firmware/index.js';
+import { HVSIM_VERSION } from '../version.js';
+import { ExitKind } from './exit.js';
+import { Hpet } from '../devices/hpet/hpet.js';
+import { AcpiPm } from '../devices/acpi-pm/acpi-pm.js';
 import { LocalApic } from '../devices/lapic/index.js';
 import { Ioapic } from '../devices/ioapic/ioapic.js';
 import type { DeviceState } from '../devices/device.js';
@@ -27,6 +39,14 @@ export interface PlatformOptions {
   x2apic?: boolean;
   /** The PCI functions of `-s`, in command-line order. */
   pciSlots?: readonly PciSlotSpec[];
+  /** -A: ACPI tables (RSDP, RSDT/XSDT, FADT, FACS, DSDT, MADT, HPET). Default off, as bhyve. */
+  acpiTables?: boolean;
+  /** The MP table (-Y turns it off). Default on. */
+  mptable?: boolean;
+  /** -U: the SMBIOS system UUID; default derived from the VM name. */
+  uuid?: string | null;
+  /** -c topology for SMBIOS (default one socket of `vcpus` cores). */
+  topology?: { sockets: number; cores: number; threads: number };
 }
 
 /** A seeded byte stream per device, so adding a device does not shift another's bytes. */
@@ -51,6 +71,8 @@ export class Platform {
   private pic: PicPair | null = null;
   /** The PCI devices of `-s` (null without any). */
   pci: PciPlatform | null = null;
+  hpet: Hpet | null = null;
+  pm: AcpiPm | null = null;
 
   constructor(
     private readonly m: Machine,
@@ -111,6 +133,14 @@ export class Platform {
     const m = this.m;
     const pic = pc.pic;
     this.pic = pic;
+    const clock = deviceClock(m);
+    const isa = m.isaIrqs ?? pic;
+    // HPET: comparators to IOAPIC inputs, or in legacy replacement to ISA IRQ 0 and 8.
+    this.hpet = new Hpet({ clock, ioapic: { setIrq: (gsi, level) => this.ioapic.setIrq(gsi, level) }, legacy: isa });
+    m.mem.addMmio(HPET_BASE, HPET_SIZE, this.hpet, 'hpet');
+    // ACPI fixed hardware: the PM timer, SCI on ISA IRQ 9, soft-off through PM1a_CNT.
+    this.pm = new AcpiPm({ clock, sci: irqLine(isa, SCI_IRQ), powerOff: () => m.stopWith({ kind: ExitKind.PowerOff }) });
+    this.pm.attach(m.io);
     const slots = this.options.pciSlots ?? [];
     if (slots.length > 0) {
       this.pci = buildPciPlatform(m, {
@@ -126,6 +156,58 @@ export class Platform {
         msi: (msg) => this.route(msg),
       });
     }
+    this.firmware = writeFirmwareTables(m.mem, this.describe(), {
+      acpi: this.options.acpiTables ?? false,
+      mptable: this.options.mptable ?? true,
+      smbios: true,
+    });
+  }
+
+  /** Where the firmware tables went (the RSDP for boot protocols that pass it). */
+  firmware: FirmwareResult | null = null;
+
+  /** The platform as the firmware tables describe it (src/firmware/platform-description.ts). */
+  describe(): PlatformDescription {
+    const m = this.m;
+    const vcpus = m.cpus.length;
+    const leaf1 = new Int32Array(4);
+    m.cpuidModel.leaf(1, 0, 0, leaf1);
+    const pci = this.pci;
+    return {
+      vcpus,
+      topology: this.options.topology,
+      x2apic: this.options.x2apic ?? false,
+      ramBytes: m.mem.size,
+      cpuid1: { eax: leaf1[0] >>> 0, edx: leaf1[3] >>> 0 },
+      cpuVendor: 'GenuineIntel',
+      lapic: { address: LAPIC_BASE, version: APIC_VERSION & 0xff },
+      ioapic: { id: ioapicId(vcpus), address: IOAPIC_BASE, gsiBase: 0, pins: IOAPIC_PINS, version: IOAPIC_VERSION },
+      isaOverrides: [
+        { isaIrq: 0, gsi: isaIrqToGsi(0), polarity: 'high', trigger: 'edge' },
+        { isaIrq: SCI_IRQ, gsi: SCI_IRQ, polarity: 'low', trigger: 'level' },
+      ],
+      hpet: this.hpet === null ? null : { address: HPET_BASE, blockId: this.hpet.mmioRead(0, 4) >>> 0, minimumTick: 0x80 },
+      pm: {
+        evt: PM1A_EVT_BLK, cnt: PM1A_CNT_BLK, tmr: PM_TMR_BLK, smiCmd: SMI_CMD, enable: ACPI_ENABLE, disable: ACPI_DISABLE,
+        sci: SCI_IRQ, s5: SLP_TYP_S5, resetPort: RESET_PORT, resetValue: RESET_VALUE,
+      },
+      pci: pci === null ? null : describePci(pci.intxRoutes, [], [PCI_IO_BASE, PCI_IO_LIMIT], [PCI_MMIO_BASE, PCI_MMIO_LIMIT]),
+      uarts: [
+        { name: 'com1', port: 0x3f8, irq: 4 },
+        { name: 'com2', port: 0x2f8, irq: 3 },
+      ],
+      rtc: { port: 0x70, length: 2, irq: 8, centuryIndex: REG_CENTURY },
+      uuid: this.options.uuid ?? uuidFromName(this.options.vmname),
+      vmname: this.options.vmname,
+      oemId: 'HVSIM ',
+      oemTableId: 'HVSIMPC ',
+      biosVendor: 'hvsim',
+      biosVersion: HVSIM_VERSION,
+      biosDate: '01/01/2026',
+      systemVendor: 'hvsim',
+      systemProduct: 'hvsim PC',
+      areas: { mptable: MPTABLE_BASE, smbios: SMBIOS_BASE, acpi: ACPI_BASE, end: BIOS_AREA_BASE + BIOS_AREA_SIZE },
+    };
   }
 
   /**
@@ -174,6 +256,8 @@ export class Platform {
       lapics: this.lapics.map((a) => a.saveState()),
       scheduler: this.m.scheduler.saveState(),
       pci: this.pci?.saveState() ?? null,
+      hpet: this.hpet?.saveState() ?? null,
+      pm: this.pm?.saveState() ?? null,
     };
   }
 }
