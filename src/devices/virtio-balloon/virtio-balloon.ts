@@ -214,8 +214,9 @@ export class VirtioBalloon implements VirtioDeviceModel {
     this.ballooned.fill(0);
     this.balloonCount = 0;
     for (let i = 0; i + 1 < runs.length; i += 2) {
-      for (let p = runs[i]; p < runs[i] + runs[i + 1] && p < this.ballooned.length; p++) {
-        if (p >= 0 && this.ballooned[p] === 0) { this.ballooned[p] = 1; this.balloonCount++; }
+      const end = Math.min(runs[i] + runs[i + 1], this.ballooned.length);
+      for (let p = Math.max(0, Math.floor(runs[i])); p < end; p++) {
+        if (this.ballooned[p] === 0) { this.ballooned[p] = 1; this.balloonCount++; }
       }
     }
   }
