@@ -82,7 +82,7 @@ export const PCI_EMULATION_FACTORIES: Readonly<Record<string, PciEmulationFactor
   'virtio-rnd': virtioRndEmulation,
   'virtio-balloon': virtioBalloonEmulation,
   'virtio-blk': (ctx) => virtioBlkEmulation(ctx),
-  'virtio-net': virtioNetEmulation,
+  'virtio-net': (ctx) => virtioNetEmulation(ctx),
 };
 
 /** Emulations bhyve has that hvsim refuses, with the reason. */

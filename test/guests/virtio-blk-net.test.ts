@@ -17,6 +17,12 @@ import { bootKernel } from '../../src/api/boot.js';
 import { ExitKind } from '../../src/machine/exit.js';
 import { PlatformError, buildPciPlatform, type PciSlotSpec } from '../../src/machine/pci-platform.js';
 import { defaultMac, formatMac } from '../../src/devices/virtio-net/mac.js';
+import { runCommand } from '../../src/cli/run.js';
+import { replayCommand } from '../../src/cli/replay.js';
+import { loadTraceCodec } from '../../src/trace/index.js';
+import { REPLAY_STATUS } from '../../src/api/exit-status.js';
+import { capture } from '../helpers/cli-capture.js';
+import { unlinkSync } from 'node:fs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = join(ROOT, 'fixtures/guests');
@@ -161,6 +167,47 @@ describe('-s virtio-blk / virtio-net configuration errors (before the guest star
       expectError(slot(5, 'virtio-net', 'tap0'), '-s 5,virtio-net,tap0: backend tap0 needs a host network');
       expectError(slot(5, 'virtio-net', `pcap=${join(dir, 'none.pcap')}`), 'cannot read');
       expect(() => build(slot(4, 'virtio-blk', `${img},ro,sectorsize=512/4096,ser=x`))).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hvsim run --record / hvsim replay with virtio-blk and virtio-net', () => {
+  const ELF = join(FIXTURES, 'virtio-blk-net/virtio-blk-net.elf');
+  async function record(dir: string): Promise<{ trace: string; img: string }> {
+    await loadTraceCodec();
+    const img = scratchImage(dir);
+    const trace = join(dir, 'vbn.zst');
+    const r = await capture(runCommand, ['-m', '128M', '-s', '0,hostbridge', '-s', `4,virtio-blk,${img},ser=hvsim-test-disk`, '-s', '5,virtio-net,echo',
+      '--kernel', ELF, '--record', trace, '--quiet', '-l', 'com1,/dev/null', 'vbn']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1); // isa-debug-exit 0: every check passed
+    return { trace, img };
+  }
+
+  test('a replay is identical (disk reads and received frames come from the trace)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hvsim-vbn-rec-'));
+    try {
+      const { trace } = await record(dir);
+      const p = await capture(replayCommand, [trace]);
+      expect(p.stderr).toBe('');
+      expect(p.status).toBe(REPLAY_STATUS.IDENTICAL);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Needs the replay to build virtio-blk on a stand-in of the recorded size instead of opening
+  // the image (virtioBlkEmulation(ctx, { standInBytes }); the trace header must keep the size):
+  // not wired yet, so this fails today (status 70, the image cannot be opened).
+  test.fails('a replay needs no image', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hvsim-vbn-rec-'));
+    try {
+      const { trace, img } = await record(dir);
+      unlinkSync(img);
+      const p = await capture(replayCommand, [trace]);
+      expect(p.status).toBe(REPLAY_STATUS.IDENTICAL);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

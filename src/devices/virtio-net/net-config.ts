@@ -22,6 +22,8 @@ export interface VirtioNetSetup {
   clock: DeviceClock;
   hostInput(device: string, data: Uint8Array): Uint8Array;
   hostOutput(device: string, data: Uint8Array): void;
+  /** A replay: `out=` is not opened (a replay must not write host files). */
+  replay?: boolean;
 }
 
 /** "virtio-net@00:03.0": the device name in traces (hostInput/hostOutput) and messages. */
@@ -47,7 +49,7 @@ export function createVirtioNet(s: VirtioNetSetup): VirtioNet {
     default:
       backend = new NullBackend();
   }
-  const capture = o.outPcap === null ? null : new PcapWriter(o.outPcap);
+  const capture = o.outPcap === null || s.replay === true ? null : new PcapWriter(o.outPcap);
   return new VirtioNet({
     name: netDeviceName(s.bus, s.slot, s.function),
     mac: o.mac ?? defaultMac(s.slot, s.function, s.vmname),

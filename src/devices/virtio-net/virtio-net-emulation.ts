@@ -8,12 +8,13 @@ import { VirtioPciFunction } from '../virtio/virtio-pci.js';
 import { createVirtioNet, netDeviceName } from './net-config.js';
 import type { VirtioNet } from './virtio-net.js';
 
-export function virtioNetEmulation(ctx: PciEmulationContext): PciFunction | { error: string } {
+/** `replay`: the run is a replay (frames come from the trace): `out=` is not written. */
+export function virtioNetEmulation(ctx: PciEmulationContext, replay = false): PciFunction | { error: string } {
   const name = netDeviceName(ctx.bus, ctx.slot, ctx.function);
   let model: VirtioNet;
   try {
     // The guest memory identifies the run: NICs of one machine share its switches.
-    model = createVirtioNet({ ...ctx, run: ctx.mem, hostInput: (d, x) => ctx.hostInput(d, x), hostOutput: (d, x) => ctx.hostOutput(d, x) });
+    model = createVirtioNet({ ...ctx, run: ctx.mem, hostInput: (d, x) => ctx.hostInput(d, x), hostOutput: (d, x) => ctx.hostOutput(d, x), replay });
   } catch (e) {
     return { error: (e as Error).message };
   }
