@@ -114,3 +114,39 @@ describe('pci-probe through createSession (the -s plumbing)', () => {
     expect(() => probeSession(['0,hostbridge', '0,uart'])).toThrow(/^-s 0,uart: PCI slot 0:0:0 is already occupied by -s 0,hostbridge$/);
   });
 });
+
+describe('pci-probe with virtio functions (virtio 1.2, 4.1)', () => {
+  it('transitional ids, legacy I/O BAR, memory BARs, MSI-X and the virtio vendor capabilities', () => {
+    const r = probeSession(['0,hostbridge', '4,virtio-rnd', '6,virtio-balloon']);
+    expect(r.exitCode).toBe(0);
+    const at = (addr: string) => r.lines.findIndex((l) => l.startsWith(addr));
+    const block = (addr: string) => {
+      const i = at(addr);
+      expect(i).toBeGreaterThan(0);
+      let j = i + 1;
+      while (j < r.lines.length && r.lines[j].startsWith('  ')) j++;
+      return r.lines.slice(i, j);
+    };
+    // 4.1.2.1: vendor 0x1af4; transitional device IDs 0x1005 (entropy) and 0x1002 (balloon).
+    for (const [addr, dev, hasDeviceCfg] of [['00:04.0', '1005', false], ['00:06.0', '1002', true]] as const) {
+      const lines = block(addr);
+      expect(lines[0]).toMatch(new RegExp(`^${addr.replace('.', '\\.')} 1af4:${dev} [0-9a-f]{6}$`));
+      const bars = lines.filter((l) => l.startsWith('  BAR'));
+      const size = (l: string) => parseInt(l.split(' size ')[1], 16);
+      const io = bars.filter((l) => l.includes(' io '));
+      const mem = bars.filter((l) => l.includes(' mem32 '));
+      // 4.1.4.10: the legacy interface is an I/O BAR of 20 bytes, 24 with MSI-X, then device config.
+      expect(io.length).toBe(1);
+      expect(size(io[0])).toBeGreaterThanOrEqual(24);
+      // Modern registers and the MSI-X table live in memory BARs (sizes powers of two, 6.2.5.1).
+      expect(mem.length).toBeGreaterThanOrEqual(1);
+      for (const l of bars) expect(size(l) & (size(l) - 1)).toBe(0);
+      // 4.1.4: common, notify and ISR configuration and PCI_CFG are vendor-specific capabilities
+      // (0x09); device configuration too when the device has any; MSI-X (0x11) for vectors.
+      const caps = lines.find((l) => l.startsWith('  caps'))!.split(' ').filter((x) => x.startsWith('0x')).map((x) => parseInt(x, 16));
+      expect(caps.filter((c) => c === 0x11).length).toBe(1);
+      expect(caps.filter((c) => c === 0x09).length).toBe(hasDeviceCfg ? 5 : 4);
+    }
+    expect(r.lines[r.lines.length - 1]).toBe(count(3));
+  });
+});
