@@ -8,6 +8,9 @@ import { hypervTimeProperties } from './hyperv-time.js';
 import { xenTimeProperties } from './xen-time.js';
 import { cpuidProperties } from './cpuid.js';
 import { infoStoreProperties } from './info-stores.js';
+import { vmApiProperties } from './vm-api.js';
+import { virtioProperties } from './virtio.js';
+import { instructionProperties } from './instructions.js';
 
 export const ALL_PROPERTIES: readonly ConformProperty[] = [
   ...determinismProperties,
@@ -17,4 +20,7 @@ export const ALL_PROPERTIES: readonly ConformProperty[] = [
   ...xenTimeProperties,
   ...cpuidProperties,
   ...infoStoreProperties,
+  ...vmApiProperties,
+  ...virtioProperties,
+  ...instructionProperties,
 ];
