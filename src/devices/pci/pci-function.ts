@@ -176,7 +176,7 @@ export abstract class PciFunction implements Device {
     this.initConfig(R.PCI_BAR0 + 4 * index, 4, low, (addrMask & ~(spec.size - 1)) >>> 0);
   }
 
-  /** Header Type bit 7: the platform sets it on function 0 of a slot with several functions. */
+  /** Header Type bit 7: the platform sets it on every function of a slot with several functions (as bhyve). */
   setMultiFunction(on: boolean): void {
     const v = on ? R.PCI_HEADER_MULTIFUNCTION : 0;
     this.config[R.PCI_HEADER_TYPE] = (this.config[R.PCI_HEADER_TYPE] & 0x7f) | v;
@@ -240,7 +240,7 @@ export abstract class PciFunction implements Device {
     return cap;
   }
 
-  /** MSI-X with its table and PBA in BAR opts.bar (defined by addMsix when opts.defineBar is set). */
+  /** MSI-X with its table and PBA in BAR opts.bar (a BAR of its own, defined here, with opts.dedicatedBar). */
   protected addMsix(opts: MsixOptions): MsixCapability {
     const cap = new MsixCapability(opts, this.capabilityPort());
     this.msix = cap;
