@@ -240,7 +240,7 @@ function commandsArb() {
   const vcpu = mostly(fc.integer({ min: 0, max: 3 }), fc.constantFrom(-1, 16, 1.5));
   const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
   const regs: fc.Arbitrary<RegsCase> = mostly(
-    u64.map((v) => ({ update: { gprs: { rax: v } }, valid: true, rax: v })),
+    u64.map((v): RegsCase => ({ update: { gprs: { rax: v } }, valid: true, rax: v })),
     fc.constantFrom<RegsCase>(
       { update: { segments: { cs: { selector: 0xf000, base: 0xf0000n, limit: 0xffff, attributes: 0x9b } } }, valid: true },
       { update: { gprs: { rax: -1n } }, valid: false },
