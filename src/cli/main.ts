@@ -3,6 +3,7 @@
 import { runCommand } from './run.js';
 import { replayCommand } from './replay.js';
 import { traceCommand } from './trace-tools.js';
+import { conformCommand } from './conform.js';
 import { STATUS } from '../api/exit-status.js';
 
 import { HVSIM_VERSION as VERSION } from '../version.js';
@@ -12,6 +13,7 @@ const HELP = `hvsim ${VERSION} - a deterministic hypervisor simulator
 usage: hvsim run [bhyve-style options] --kernel FILE [--record TRACE] vmname
        hvsim replay [--mode verify|standalone] [--json] TRACE
        hvsim trace show|stats|diff ...   (see 'hvsim trace --help')
+       hvsim conform [--seed N] [--runs N] [--personality NAME[,NAME]] [--area A] [--json] [--out DIR] [--deep]
        hvsim version
        hvsim help
 
@@ -27,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
       return replayCommand(rest);
     case 'trace':
       return traceCommand(rest, process);
+    case 'conform':
+      return conformCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`hvsim ${VERSION}\n`);
