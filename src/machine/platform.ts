@@ -217,12 +217,20 @@ export class Platform {
    * of instructions, to move interrupts against the vCPUs.
    */
   route(msg: ApicMessage): void {
-    const delay = this.m.scheduler.interruptDelay();
-    if (delay > 0) {
-      const c = this.m.clock;
-      c.schedule(c.icount + delay, () => this.deliver(msg));
+    // Only device interrupts (IOAPIC, MSI) are delayed, never IPIs, and never out of order:
+    // messages keep the order they were sent in, as on the APIC bus (a StartUp IPI must not
+    // overtake its INIT).
+    const c = this.m.clock;
+    const delay = msg.source < 0 ? this.m.scheduler.interruptDelay() : 0;
+    const at = Math.max(c.icount + delay, this.lastDeliveryAt);
+    if (at > c.icount) {
+      this.lastDeliveryAt = at;
+      c.schedule(at, () => this.deliver(msg));
     } else this.deliver(msg);
   }
+
+  /** When the last delayed message is due (later messages may not overtake it). */
+  private lastDeliveryAt = 0;
 
   private deliver(msg: ApicMessage): void {
     const l = this.lapics;
@@ -255,6 +263,7 @@ export class Platform {
       ioapic: this.ioapic.saveState(),
       lapics: this.lapics.map((a) => a.saveState()),
       scheduler: this.m.scheduler.saveState(),
+      lastDeliveryAt: this.lastDeliveryAt,
       pci: this.pci?.saveState() ?? null,
       hpet: this.hpet?.saveState() ?? null,
       pm: this.pm?.saveState() ?? null,
