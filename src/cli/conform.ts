@@ -204,7 +204,9 @@ export async function conformCommand(argv: string[], io: Io = process, load: Sui
   }
   const report = await suite.runConformance({
     ...args.options,
-    onProperty: args.json ? undefined : (p) => io.stderr.write(`${p.failed ? 'FAIL' : p.skipped !== null ? 'skip' : ' ok '} [${p.area}] ${p.name}: ${p.runs} cases\n`),
+    onProperty: args.json
+      ? undefined
+      : (p) => io.stderr.write(`${p.failed ? 'FAIL' : p.skipped !== null ? 'skip' : ' ok '} [${p.area}] ${p.name}: ${p.runs} cases in ${p.seconds.toFixed(1)} s\n`),
   });
   io.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   return report.failures > 0 ? 1 : 0;
