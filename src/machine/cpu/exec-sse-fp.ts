@@ -14,6 +14,7 @@ import { Vec, Cr4, ARITH_FLAGS, Flag } from './constants.js';
 import { Mxcsr } from './fpu-state.js';
 import { Pfx, xmmReg, loadSrc128, loadSrc64, loadSrc32, SRC, SRC_F32, SRC_F64, RES } from './exec-sse-operands.js';
 import { readRm, writeReg } from './operands.js';
+import { addDir, mulDir, divDir, sqrtDir, directed } from './exec-sse-round.js';
 
 const RES_F64 = new Float64Array(RES.buffer);
 const DST = new Int32Array(4);
@@ -141,10 +142,8 @@ function opS(k: K, a: number, av: number, b: number, bv: number): number {
       exc |= Mxcsr.IE;
       return DEFAULT_NAN_S;
     }
-    const r = Math.sqrt(y);
-    const f = Math.fround(r);
-    if (f * f !== y) exc |= Mxcsr.PE;
-    return packS(f);
+    const f = Math.fround(Math.sqrt(y));
+    return finishS(f, Number.isFinite(y) ? sgn(y - f * f) : 0, false);
   }
   if (isNanS(a) || isNanS(b)) {
     if (isSnanS(a) || isSnanS(b)) exc |= Mxcsr.IE;
@@ -153,43 +152,58 @@ function opS(k: K, a: number, av: number, b: number, bv: number): number {
   const x = inS(a, av);
   const y = inS(b, bv);
   let r: number;
-  let exact: boolean;
+  let f: number;
+  let dir: number;
   switch (k) {
     case K.ADD: case K.SUB: {
       const yy = k === K.SUB ? -y : y;
       r = x + yy;
-      const bb = r - x;
-      exact = (x - (r - bb)) + (yy - bb) === 0 || !Number.isFinite(r);
-      break;
+      if (r !== r) break;
+      f = Math.fround(r);
+      dir = !Number.isFinite(x) || !Number.isFinite(yy) ? 0 : r !== f ? sgn(r - f) : addDir(x, yy, r);
+      if (r === 0 && dir === 0 && ((mx >> Mxcsr.RC_SHIFT) & 3) === 1 && !(Object.is(x, 0) && Object.is(yy, 0))) return 0x80000000 | 0;
+      return finishS(f, dir, Number.isFinite(f) || !Number.isFinite(r) ? false : true);
     }
-    case K.MUL: r = x * y; exact = true; break;
+    case K.MUL:
+      r = x * y;
+      if (r !== r) break;
+      f = Math.fround(r);
+      return finishS(f, sgn(r - f), Number.isFinite(x) && Number.isFinite(y) && !Number.isFinite(f));
     default: // DIV
       if (y === 0 && x === x && Number.isFinite(x) && x !== 0) exc |= Mxcsr.ZE;
       r = x / y;
-      exact = true;
+      if (r !== r) break;
+      f = Math.fround(r);
+      if (!Number.isFinite(f)) dir = Number.isFinite(r) && y !== 0 ? (f > 0 ? -1 : 1) : 0;
+      else dir = x === 0 || !Number.isFinite(x) || !Number.isFinite(y) ? 0 : sgn(x - f * y) * sgn(y);
+      return finishS(f, dir, y !== 0 && Number.isFinite(x) && Number.isFinite(y) && !Number.isFinite(f));
   }
-  if (r !== r) {
-    exc |= Mxcsr.IE;
-    return DEFAULT_NAN_S;
-  }
-  const f = Math.fround(r);
-  if (k === K.DIV && Number.isFinite(f) && y !== 0 && f * y !== x) exact = false;
-  return finishS(r, f, exact);
+  exc |= Mxcsr.IE;
+  return DEFAULT_NAN_S;
 }
 
-/** Overflow, underflow (with FZ) and inexact for a single result f rounded from r. */
-function finishS(r: number, f: number, exact: boolean): number {
-  if (f !== r || !exact) {
-    exc |= Mxcsr.PE;
-    if (!Number.isFinite(f) && Number.isFinite(r)) exc |= Mxcsr.OE;
-    else if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) exc |= Mxcsr.UE;
-    else if (f === 0 && r !== 0) exc |= Mxcsr.UE;
+const sgn = (v: number): number => (v > 0 ? 1 : v < 0 ? -1 : 0);
+const MIN_NORMAL_S = 1.1754943508222875e-38;
+const MIN_NORMAL_D = 2.2250738585072014e-308;
+
+/**
+ * Finish a single result: f rounded to nearest, dir = sign(true - f), overflow for a finite
+ * true result beyond the range. Applies MXCSR.RC, sets PE/OE/UE, flushes tiny results with FZ.
+ */
+function finishS(f: number, dir: number, overflow: boolean): number {
+  const rc = (mx >> Mxcsr.RC_SHIFT) & 3;
+  const v = directed(f, dir, rc, true);
+  if (dir !== 0) exc |= Mxcsr.PE;
+  if (overflow) exc |= Mxcsr.OE | Mxcsr.PE;
+  const tiny = v !== 0 ? Math.abs(v) < MIN_NORMAL_S : dir !== 0;
+  if (tiny) {
+    if ((mx & Mxcsr.FZ) !== 0 && (mx & Mxcsr.UM) !== 0) {
+      exc |= Mxcsr.UE | Mxcsr.PE;
+      return v < 0 || Object.is(v, -0) || (v === 0 && dir < 0) ? 0x80000000 | 0 : 0;
+    }
+    if (dir !== 0 || (mx & Mxcsr.UM) === 0) exc |= Mxcsr.UE;
   }
-  if ((mx & Mxcsr.FZ) !== 0 && (mx & Mxcsr.UM) !== 0 && f !== 0 && Math.abs(f) < 1.1754943508222875e-38) {
-    exc |= Mxcsr.UE | Mxcsr.PE;
-    return f < 0 ? 0x80000000 | 0 : 0;
-  }
-  return packS(f);
+  return packS(v);
 }
 
 const BITS = new Float64Array(1);
@@ -208,16 +222,6 @@ function packD(v: number): number {
   BITS[0] = v;
   resLo = BITS_I[0];
   return BITS_I[1];
-}
-
-/** Exact product check (Dekker's TwoProduct): is a*b representable exactly as a double? */
-function productExact(a: number, b: number, p: number): boolean {
-  if (!Number.isFinite(p) || Math.abs(a) > 1e290 || Math.abs(b) > 1e290) return true;
-  const S = 134217729;
-  const ta = S * a, ah = ta - (ta - a), al = a - ah;
-  const tb = S * b, bh = tb - (tb - b), bl = b - bh;
-  const err = al * bl - (((p - ah * bh) - al * bh) - ah * bl);
-  return err === 0;
 }
 
 /** One double-precision operation; returns the high half (low half in resLo). */
@@ -250,8 +254,7 @@ function opD(k: K, aHi: number, aLo: number, av: number, bHi: number, bLo: numbe
       return DEFAULT_NAN_D_HI;
     }
     const r = Math.sqrt(y);
-    if (r * r !== y || !productExact(r, r, r * r)) exc |= Mxcsr.PE;
-    return finishD(r);
+    return finishD(r, y > 0 && Number.isFinite(y) ? sqrtDir(y, r) : 0, false);
   }
   if (isNanD(aHi, aLo) || isNanD(bHi, bLo)) {
     if (isSnanD(aHi, aLo) || isSnanD(bHi, bLo)) exc |= Mxcsr.IE;
@@ -264,45 +267,49 @@ function opD(k: K, aHi: number, aLo: number, av: number, bHi: number, bLo: numbe
   }
   const x = inD(aHi, aLo, av);
   const y = inD(bHi, bLo, bv);
+  const finite = Number.isFinite(x) && Number.isFinite(y);
   let r: number;
-  let exact: boolean;
   switch (k) {
     case K.ADD: case K.SUB: {
       const yy = k === K.SUB ? -y : y;
       r = x + yy;
-      const bb = r - x;
-      exact = !Number.isFinite(r) || (x - (r - bb)) + (yy - bb) === 0;
-      break;
+      if (r !== r) break;
+      const dir = finite ? addDir(x, yy, r) : 0;
+      if (r === 0 && dir === 0 && ((mx >> Mxcsr.RC_SHIFT) & 3) === 1 && !(Object.is(x, 0) && Object.is(yy, 0))) {
+        resLo = 0;
+        return 0x80000000 | 0;
+      }
+      return finishD(r, dir, finite && !Number.isFinite(r));
     }
     case K.MUL:
       r = x * y;
-      exact = productExact(x, y, r);
-      break;
+      if (r !== r) break;
+      return finishD(r, finite ? mulDir(x, y, r) : 0, finite && !Number.isFinite(r));
     default:
       if (y === 0 && Number.isFinite(x) && x !== 0) exc |= Mxcsr.ZE;
       r = x / y;
-      exact = !Number.isFinite(r) || y === 0 || (r * y === x && productExact(r, y, r * y));
+      if (r !== r) break;
+      return finishD(r, finite && y !== 0 ? divDir(x, y, r) : 0, finite && y !== 0 && !Number.isFinite(r));
   }
-  if (r !== r) {
-    exc |= Mxcsr.IE;
-    resLo = 0;
-    return DEFAULT_NAN_D_HI;
-  }
-  if (!exact) exc |= Mxcsr.PE;
-  if (!Number.isFinite(r) && Number.isFinite(x) && Number.isFinite(y) && !(k === K.DIV && y === 0)) exc |= Mxcsr.OE | Mxcsr.PE;
-  return finishD(r);
+  exc |= Mxcsr.IE;
+  resLo = 0;
+  return DEFAULT_NAN_D_HI;
 }
 
-function finishD(r: number): number {
-  if (r !== 0 && Math.abs(r) < 2.2250738585072014e-308) {
+function finishD(r: number, dir: number, overflow: boolean): number {
+  const v = directed(r, dir, (mx >> Mxcsr.RC_SHIFT) & 3, false);
+  if (dir !== 0) exc |= Mxcsr.PE;
+  if (overflow) exc |= Mxcsr.OE | Mxcsr.PE;
+  const tiny = v !== 0 ? Math.abs(v) < MIN_NORMAL_D : dir !== 0;
+  if (tiny) {
     if ((mx & Mxcsr.FZ) !== 0 && (mx & Mxcsr.UM) !== 0) {
       exc |= Mxcsr.UE | Mxcsr.PE;
       resLo = 0;
-      return r < 0 ? 0x80000000 | 0 : 0;
+      return v < 0 || Object.is(v, -0) || (v === 0 && dir < 0) ? 0x80000000 | 0 : 0;
     }
-    if ((exc & Mxcsr.PE) !== 0) exc |= Mxcsr.UE;
+    if (dir !== 0 || (mx & Mxcsr.UM) === 0) exc |= Mxcsr.UE;
   }
-  return packD(r);
+  return packD(v);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -519,23 +526,28 @@ function cvtIntToFp(c: Cpu, d: number, info: number, p: number): void {
     v = uh * TWO32 + ul;
   }
   if (neg) v = -v;
+  const dst0 = dst;
   if (p === Pfx.F2) {
+    // Above 2^53 the conversion may round: compare the exact magnitude with the result's.
+    let dir = 0;
     if (uh >= 0x200000) {
-      // Above 2^53 the conversion may round: exact when the magnitude round-trips.
       const back = Math.abs(v);
       const bh = Math.floor(back / TWO32);
-      if (bh !== uh || back - bh * TWO32 !== ul) exc |= Mxcsr.PE;
+      const bl = back - bh * TWO32;
+      const m = uh !== bh ? (uh > bh ? 1 : -1) : ul !== bl ? (ul > bl ? 1 : -1) : 0;
+      dir = neg ? -m : m;
     }
+    const hiOut = finishD(v, dir, false);
+    const loOut = resLo;
     commitFlags(c);
-    packD(v);
-    c.fpu.xmm[dst] = BITS_I[0];
-    c.fpu.xmm[dst + 1] = BITS_I[1];
+    c.fpu.xmm[dst0] = loOut;
+    c.fpu.xmm[dst0 + 1] = hiOut;
     return;
   }
   const f = Math.fround(v);
-  if (f !== v) exc |= Mxcsr.PE;
+  const bits = finishS(f, sgn(v - f), false);
   commitFlags(c);
-  c.fpu.xmm[dst] = packS(f);
+  c.fpu.xmm[dst0] = bits;
 }
 
 /** 0F 5A: CVTPS2PD, CVTPD2PS, CVTSS2SD, CVTSD2SS. */
@@ -594,7 +606,7 @@ function d2s(hi: number, lo: number, v: number): number {
   }
   const r = inD(hi, lo, v);
   const f = Math.fround(r);
-  return finishS(r, f, true);
+  return finishS(f, Number.isFinite(r) ? sgn(r - f) : 0, Number.isFinite(r) && !Number.isFinite(f));
 }
 
 /** 0F 5B (CVTDQ2PS, CVTPS2DQ, CVTTPS2DQ) and 0F E6 (CVTTPD2DQ, CVTDQ2PD, CVTPD2DQ). */
@@ -605,8 +617,7 @@ function cvtPackedInt(c: Cpu, d: number, info: number, p: number, op: number, ds
     for (let i = 0; i < 4; i++) {
       if (p === Pfx.NONE) {
         const f = Math.fround(SRC[i]);
-        if (f !== SRC[i]) exc |= Mxcsr.PE;
-        RES[i] = packS(f);
+        RES[i] = finishS(f, sgn(SRC[i] - f), false);
       } else {
         const nan = isNanS(SRC[i]);
         RES[i] = toInt(nan ? 0 : inS(SRC[i], SRC_F32[i]), nan, p === Pfx.F3, false);

@@ -60,14 +60,13 @@ export function fxsave(c: Cpu, d: number): void {
   }
   c.wr32(at(24), atHi, f.mxcsr);
   c.wr32(at(28), atHi, Mxcsr.MASK);
-  // ST0-ST7 in stack order, 10 bytes each in 16-byte slots (the rest zero).
+  // ST0-ST7 in stack order, 10 bytes each in 16-byte slots; the reserved bytes 10-15 of each
+  // slot are left as they are (table 10-2 marks them reserved).
   for (let i = 0; i < 8; i++) {
     const r = 3 * ((f.top + i) & 7);
     const a = 32 + 16 * i;
     c.wr64(at(a), atHi, f.st[r], f.st[r + 1]);
     c.wr16(at(a + 8), atHi, f.st[r + 2]);
-    c.wr16(at(a + 10), atHi, 0);
-    c.wr32(at(a + 12), atHi, 0);
   }
   const n = c.codeSize === 3 ? 16 : 8;
   for (let i = 0; i < n; i++) {
