@@ -27,7 +27,7 @@ export const textArb = (fc: FastCheck, maxLength: number): Arbitrary<string> =>
   fc.string({ unit: fc.constantFrom(...'abcxyzQ09 _-./=:'.split('')), maxLength });
 
 /**
- * Any configuration of a short fixture run (pauses of at most 2 ms and digests at least 50k
+ * Any configuration of a short fixture run, SMP and the seeded scheduler included (pauses of at most 2 ms and digests at least 50k
  * instruction times apart keep a case to a fraction of a second: digests sit at multiples of
  * virtual time, so a long pause with a short interval would hash RAM thousands of times): the fixture, the personality stack, the seed, RAM,
  * the command line, information-store entries, simulated migrations and the digest interval.
@@ -38,6 +38,7 @@ export function runCaseArb(fc: FastCheck, opts: PropertyRunOptions): Arbitrary<R
     fc.record({ name: fc.constant('kvmclock'), extra: fc.constant<string[]>([]) }),
     fc.record({ name: fc.constant('pvbus-scan'), extra: fc.constant<string[]>([]) }),
     fc.record({ name: fc.constant('bench-alu'), extra: fc.integer({ min: 1, max: 300 }).map((n) => ['--append', `iters=${n}`]) }),
+    fc.record({ name: fc.constantFrom('smp-counter', 'apic-timer', 'ioapic-irq', 'pci-probe'), extra: fc.constant<string[]>([]) }),
   );
   const migration = fc
     .record({ at: fc.integer({ min: 0, max: 400_000 }), tsc: fc.option(fc.integer({ min: 1000, max: 100_000_000 }), { nil: undefined }), pause: fc.option(fc.integer({ min: 1, max: 2_000_000 }), { nil: undefined }) })
@@ -52,9 +53,13 @@ export function runCaseArb(fc: FastCheck, opts: PropertyRunOptions): Arbitrary<R
       kv: fc.array(fc.record({ key: fc.constantFrom('guestinfo.a', 'guestinfo.b', 'vm-data/x', 'k'), value: textArb(fc, 16), ro: fc.boolean() }), { maxLength: 3 }),
       migrations: fc.array(migration, { maxLength: 2 }),
       digestEvery: fc.constantFrom('50k', '200k', '1M'),
+      // the deterministic scheduler: vCPUs, policy (random draws from --seed) and quantum
+      vcpus: fc.integer({ min: 1, max: 4 }),
+      sched: fc.constantFrom('round-robin', 'random'),
+      quantum: fc.constantFrom('1', '100', '10k'),
     })
     .map((c) => {
-      const args = ['-m', `${c.memMiB}M`, '--seed', String(c.seed), '--digest-every', c.digestEvery, '-l', 'com1,stdio'];
+      const args = ['-m', `${c.memMiB}M`, '-c', String(c.vcpus), '--sched', c.sched, '--quantum', c.quantum, '--seed', String(c.seed), '--digest-every', c.digestEvery, '-l', 'com1,stdio'];
       if (c.stack.length > 0) args.push('--hypervisor', c.stack.join(','));
       for (const k of c.kv) args.push(k.ro ? '--kv-ro' : '--kv', `${k.key}=${k.value}`);
       for (const m of c.migrations) args.push('--migrate', [String(m.at), ...(m.tsc !== undefined ? [`tsc=${m.tsc}`] : []), ...(m.pause !== undefined ? [`pause=${m.pause}`] : [])].join(','));
