@@ -212,3 +212,24 @@ export function applyEntryState(c: Cpu, st: ProtectedModeEntryState): void {
     msrs: { efer: BigInt(st.efer >>> 0) },
   });
 }
+
+/** The x87/SSE state as plain data (the FXSAVE fields, SDM vol. 1 table 10-2), for state digests
+ *  and debugging: XMM registers and ST registers as hex strings (XMM: bytes 15..0; ST: 80 bits),
+ *  ST in physical register order R0-R7. */
+export interface FpuRegisters {
+  fcw: number; fsw: number; ftw: number; fop: number; fip: bigint; fdp: bigint; fcs: number; fds: number;
+  mxcsr: number; st: string[]; xmm: string[];
+}
+
+export function readFpuState(c: Cpu): FpuRegisters {
+  const f = c.fpu;
+  const h32 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+  const xmm: string[] = [];
+  for (let i = 0; i < 16; i++) xmm.push(h32(f.xmm[4 * i + 3]) + h32(f.xmm[4 * i + 2]) + h32(f.xmm[4 * i + 1]) + h32(f.xmm[4 * i]));
+  const st: string[] = [];
+  for (let i = 0; i < 8; i++) st.push((f.st[3 * i + 2] & 0xffff).toString(16).padStart(4, '0') + h32(f.st[3 * i + 1]) + h32(f.st[3 * i]));
+  return {
+    fcw: f.fcw, fsw: f.statusWord(), ftw: f.tagWord(), fop: f.fop, fip: u64(f.fipLo, f.fipHi), fdp: u64(f.fdpLo, f.fdpHi),
+    fcs: f.fcs, fds: f.fds, mxcsr: f.mxcsr >>> 0, st, xmm,
+  };
+}
