@@ -9,7 +9,7 @@
 import { Vmm } from './vmm.js';
 import { bootKernel } from './boot.js';
 import type { Machine } from '../machine/machine.js';
-import type { PcDevices } from '../machine/pc.js';
+import type { VmDevices } from './vmm.js';
 import type { ByteSink } from '../devices/device.js';
 import { ExitKind, type VmExit } from '../machine/exit.js';
 import { digestParts, hashString } from '../machine/digest.js';
@@ -50,6 +50,8 @@ export interface MachineSetup {
   sockets?: number;
   cores?: number;
   threads?: number;
+  /** Set by replay: each virtio-blk disk's recorded size; devices then touch no host file. */
+  blkSizes?: Readonly<Record<string, number>>;
 }
 
 export interface SessionImages {
@@ -63,7 +65,7 @@ export interface Session {
   vmm: Vmm;
   id: number;
   machine: Machine;
-  devices: PcDevices;
+  devices: VmDevices;
 }
 
 /** Build the VM and load its kernel. Throws VmmError (bad setup) or LoaderError (bad image). */
@@ -81,6 +83,7 @@ export function createSession(setup: MachineSetup, images: SessionImages, sinks:
     pc: { ...sinks, rtcTime: setup.rtcTime, cmdline: setup.append },
     x2apic: setup.x2apic ?? false,
     pciSlots: setup.pciSlots ?? [],
+    replay: setup.blkSizes === undefined ? undefined : { blkSizes: setup.blkSizes },
     firmware: {
       acpi: setup.acpiTables ?? false,
       mptable: setup.mptable ?? true,

@@ -56,6 +56,8 @@ export interface VmCreateParams {
   pciSlots?: readonly PciSlotSpec[];
   /** Firmware tables: ACPI (-A, default off), MP table (default on, -Y off), SMBIOS UUID (-U), -c topology. */
   firmware?: { acpi?: boolean; mptable?: boolean; uuid?: string | null; topology?: { sockets: number; cores: number; threads: number } };
+  /** Replaying a trace: devices take host data from it and touch no host file (disks: stand-ins of these sizes). */
+  replay?: { blkSizes: Readonly<Record<string, number>> };
 }
 
 /** The devices of a VM whose state the digests cover: the PC basics and the platform. */
@@ -134,7 +136,7 @@ export class Vmm {
     const fw = p.firmware ?? {};
     const platform = new Platform(machine, {
       vmname: p.name, seed: p.seed ?? 0, x2apic: p.x2apic ?? false, pciSlots: p.pciSlots,
-      acpiTables: fw.acpi ?? false, mptable: fw.mptable ?? true, uuid: fw.uuid ?? null, topology: fw.topology,
+      acpiTables: fw.acpi ?? false, mptable: fw.mptable ?? true, uuid: fw.uuid ?? null, topology: fw.topology, replay: p.replay,
     });
     const devices: VmDevices = { ...buildPc(machine, { ...p.pc, gsi: (g, level) => platform.gsi(g, level) }), platform };
     platform.connect(devices);

@@ -175,8 +175,9 @@ function runWithSerial(cfg: RunConfig, io: Io, images: RunImages, serial: Serial
   let writer: TraceWriter | null = null;
   if (cfg.record !== null) {
     try {
-      writer = TraceWriter.createSync(cfg.record, traceHeader(cfg, argv), images.trace);
+      writer = TraceWriter.createSync(cfg.record, traceHeader(cfg, argv, session.devices.platform.blkSizes()), images.trace);
     } catch (e) {
+      session.devices.platform.close();
       return fail(io, `--record ${cfg.record}: cannot write the trace (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, STATUS.CANT_CREATE);
     }
     session.machine.observer = new TraceRecorder(writer);
@@ -195,6 +196,7 @@ function runWithSerial(cfg: RunConfig, io: Io, images: RunImages, serial: Serial
     serial.flush();
     // The trace stays as <file>.tmp, readable up to its last complete frame.
     writer?.abandon();
+    session.devices.platform.close();
     io.stderr.write(`hvsim run: internal error at rip 0x${(cpu.ripLo >>> 0).toString(16)}: ${(e as Error).stack ?? e}\n`);
     return { status: STATUS.INTERNAL_ERROR, exit: null, instructions: cpu.insns };
   }
@@ -203,6 +205,7 @@ function runWithSerial(cfg: RunConfig, io: Io, images: RunImages, serial: Serial
   if (writer !== null) {
     writer.close({ vcpu: 0, icount: cpu.insns, kind: 'end', reason: endReason(exit), exitStatus: status, digest: sessionDigest(session).hash });
   }
+  session.devices.platform.close(); // disk images: flushed and closed
   if (!cfg.quiet) {
     const traced = writer === null ? '' : `; trace ${cfg.record} (${writer.eventCount} events, ${writer.bytesWritten} bytes)`;
     const retired = m.cpus.reduce((n, c) => n + c.insns, 0);
@@ -215,8 +218,16 @@ function runWithSerial(cfg: RunConfig, io: Io, images: RunImages, serial: Serial
 }
 
 /** The header of a trace of this run: enough to rebuild the machine with no other file. */
-export function traceHeader(cfg: RunConfig, argv: readonly string[]): { hvsimVersion: string; commandLine: string[]; config: RunConfig; seed: string } {
-  return { hvsimVersion: HVSIM_VERSION, commandLine: ['run', ...argv], config: cfg, seed: String(cfg.seed) };
+/**
+ * The trace header of a run: the configuration as parsed, plus what a replay needs that the
+ * command line does not say (each virtio-blk disk's size, so a replay runs without the image).
+ */
+export function traceHeader(
+  cfg: RunConfig,
+  argv: readonly string[],
+  blkSizes: Record<string, number> = {},
+): { hvsimVersion: string; commandLine: string[]; config: RunConfig & { blkSizes: Record<string, number> }; seed: string } {
+  return { hvsimVersion: HVSIM_VERSION, commandLine: ['run', ...argv], config: { ...cfg, blkSizes }, seed: String(cfg.seed) };
 }
 
 export function describeExit(e: VmExit): string {

@@ -40,6 +40,11 @@ export class VirtualClock {
   /** TSC offset so that TSC = tscAt(ns) + tscOffset (guest writes to IA32_TSC set this). */
   tscOffset = 0;
   private queue: TimerEvent[] = [];
+  /** icount at which the CPU batch now running ends; -Infinity while none runs. */
+  batchEnd = -Infinity;
+  /** Called when a timer is scheduled before batchEnd (a device armed it mid-batch): the
+   *  machine ends the batch after the current instruction, so the timer fires on time. */
+  onEarlierDeadline: (() => void) | null = null;
   private nextId = 1;
   private seq = 0;
 
@@ -73,6 +78,7 @@ export class VirtualClock {
     let i = q.length;
     while (i > 0 && (q[i - 1].deadline > ev.deadline || (q[i - 1].deadline === ev.deadline && q[i - 1].seq > ev.seq))) i--;
     q.splice(i, 0, ev);
+    if (ev.deadline < this.batchEnd) this.onEarlierDeadline?.();
     return ev.id;
   }
 

@@ -103,6 +103,11 @@ export class Machine implements CpuHost {
     }
     this.mem = new GuestMemory(config.memoryBytes);
     this.clock = new VirtualClock(config.clock ?? DEFAULT_CLOCK);
+    this.clock.onEarlierDeadline = () => {
+      const c = this.cpus[this.running];
+      c.stopRequest = true;
+      c.breakLoop = true;
+    };
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push(new Cpu(this.mem, this, i));
       this.injected.push([]);
@@ -251,7 +256,9 @@ export class Machine implements CpuHost {
       const now = this.clock.icount;
       if (now >= timeLimit) return { kind: ExitKind.Limit };
       const budget = Math.min(timeLimit - now, Math.max(1, this.clock.nextDeadline() - now));
+      this.clock.batchEnd = now + budget;
       const stop = cpu.run(cpu.insns + budget);
+      this.clock.batchEnd = -Infinity;
       this.syncClock(cpu);
       if (this.stopAfter !== null) return this.takeStop();
       if (this.yieldRequested) {

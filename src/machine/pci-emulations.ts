@@ -9,6 +9,7 @@ import {
   AMD_HOSTBRIDGE_IDS, HOSTBRIDGE_IDS, HostBridge, LpcBridge, PciUart, parseHostBridgeConf, pciAddressName, type PciFunction,
 } from '../devices/pci/index.js';
 import { virtioBlkEmulation } from '../devices/virtio-blk/virtio-blk-emulation.js';
+import { blkDeviceName } from '../devices/virtio-blk/blk-config.js';
 import { virtioNetEmulation } from '../devices/virtio-net/virtio-net-emulation.js';
 import { virtioRndEmulation } from '../devices/virtio-rnd/virtio-rnd-emulation.js';
 import { virtioBalloonEmulation } from '../devices/virtio-balloon/virtio-balloon-emulation.js';
@@ -32,6 +33,11 @@ export interface PciEmulationContext {
   hostInput(device: string, data: Uint8Array): Uint8Array;
   /** Output of `device` for the host. */
   hostOutput(device: string, data: Uint8Array): void;
+  /**
+   * Set when a trace is replayed: devices take host data from the trace and must not touch host
+   * files (a disk is a stand-in of its recorded size, a capture file is not rewritten).
+   */
+  replay?: { blkSizes: Readonly<Record<string, number>> };
 }
 
 export type PciEmulationFactory = (ctx: PciEmulationContext) => PciFunction | { error: string };
@@ -81,8 +87,9 @@ export const PCI_EMULATION_FACTORIES: Readonly<Record<string, PciEmulationFactor
   uart,
   'virtio-rnd': virtioRndEmulation,
   'virtio-balloon': virtioBalloonEmulation,
-  'virtio-blk': (ctx) => virtioBlkEmulation(ctx),
-  'virtio-net': (ctx) => virtioNetEmulation(ctx),
+  'virtio-blk': (ctx) =>
+    virtioBlkEmulation(ctx, ctx.replay === undefined ? undefined : { standInBytes: ctx.replay.blkSizes[blkDeviceName(ctx.bus, ctx.slot, ctx.function)] ?? 0 }),
+  'virtio-net': (ctx) => virtioNetEmulation(ctx, ctx.replay !== undefined),
 };
 
 /** Emulations bhyve has that hvsim refuses, with the reason. */

@@ -62,6 +62,8 @@ export interface PciPlatformOptions {
    */
   irq(gsi: number, isaIrq: number, level: boolean, isaLevel: boolean): void;
   msi(msg: ApicMessage): void;
+  /** A replay: devices use the trace instead of host files (PciEmulationContext.replay). */
+  replay?: { blkSizes: Readonly<Record<string, number>> };
 }
 
 export interface PciPlatformFunction {
@@ -167,7 +169,7 @@ export function buildPciPlatform(m: Machine, opts: PciPlatformOptions): PciPlatf
     validateSpec(spec, built);
     const ctx: PciEmulationContext = {
       bus: spec.bus, slot: spec.slot, function: spec.function, conf: spec.conf, arg: spec.arg, vmname: opts.vmname,
-      mem: m.mem, clock, rng: opts.rng, hostInput: opts.hostInput, hostOutput: opts.hostOutput,
+      mem: m.mem, clock, rng: opts.rng, hostInput: opts.hostInput, hostOutput: opts.hostOutput, replay: opts.replay,
     };
     const made = PCI_EMULATION_FACTORIES[spec.emulation](ctx);
     if ('error' in made) throw new PlatformError(`-s ${spec.arg}: ${made.error}`);

@@ -21,6 +21,8 @@ import { IOAPIC_VERSION } from '../devices/ioapic/ioapic.js';
 import { REG_CENTURY } from '../devices/index.js';
 import { describePci, uuidFromName, writeFirmwareTables, type FirmwareResult, type PlatformDescription } from '../firmware/index.js';
 import { HVSIM_VERSION } from '../version.js';
+import { virtioBlkOf } from '../devices/virtio-blk/virtio-blk-emulation.js';
+import { blkDeviceName } from '../devices/virtio-blk/blk-config.js';
 import { ExitKind } from './exit.js';
 import { Hpet } from '../devices/hpet/hpet.js';
 import { AcpiPm } from '../devices/acpi-pm/acpi-pm.js';
@@ -47,6 +49,8 @@ export interface PlatformOptions {
   uuid?: string | null;
   /** -c topology for SMBIOS (default one socket of `vcpus` cores). */
   topology?: { sockets: number; cores: number; threads: number };
+  /** Replaying a trace: disks are stand-ins of their recorded sizes (by device name), no host file is touched. */
+  replay?: { blkSizes: Readonly<Record<string, number>> };
 }
 
 /** A seeded byte stream per device, so adding a device does not shift another's bytes. */
@@ -154,6 +158,7 @@ export class Platform {
           pic.setIrq(isaIrq, isaLevel);
         },
         msi: (msg) => this.route(msg),
+        replay: this.options.replay,
       });
     }
     this.firmware = writeFirmwareTables(m.mem, this.describe(), {
@@ -161,6 +166,21 @@ export class Platform {
       mptable: this.options.mptable ?? true,
       smbios: true,
     });
+  }
+
+  /** Each virtio-blk disk's size in bytes, by device name (a trace header keeps it for replay). */
+  blkSizes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const f of this.pci?.functions ?? []) {
+      const blk = virtioBlkOf(f.fn);
+      if (blk !== null) out[blkDeviceName(f.bus, f.slot, f.function)] = blk.sizeBytes;
+    }
+    return out;
+  }
+
+  /** Release host resources (disk image files) at the end of a run. */
+  close(): void {
+    for (const f of this.pci?.functions ?? []) virtioBlkOf(f.fn)?.close();
   }
 
   /** Where the firmware tables went (the RSDP for boot protocols that pass it). */

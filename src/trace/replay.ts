@@ -87,7 +87,13 @@ function checkSetup(c: unknown): RecordedSetup {
   if (!Array.isArray(o.kv)) badHeader('configuration field kv');
   if (!Array.isArray(o.modules)) badHeader('configuration field modules');
   if (o.maxInsns !== null && typeof o.maxInsns !== 'number') badHeader('configuration field maxInsns');
-  return o as unknown as RecordedSetup;
+  // A replay never touches the recorded run's host files: disks are stand-ins of their recorded
+  // sizes (older traces have none: no disks), their data comes from the trace.
+  const sizes = o.blkSizes ?? {};
+  if (typeof sizes !== 'object' || sizes === null || Array.isArray(sizes) || !Object.values(sizes).every((v) => Number.isSafeInteger(v) && (v as number) >= 0)) {
+    badHeader('configuration field blkSizes');
+  }
+  return { ...(o as unknown as RecordedSetup), blkSizes: sizes as Record<string, number> };
 }
 
 function sha256(b: Uint8Array): string {
