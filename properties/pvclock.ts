@@ -19,7 +19,7 @@ const abs = (x: bigint): bigint => (x < 0n ? -x : x);
 export const pvclockProperties = [
   defineProperty({
     area: 'pvclock',
-    name: 'kvm_get_time_scale: mul is normalised and the guest formula is the exact rate within 2^-30',
+    name: 'kvm_get_time_scale: mul is normalised and the guest formula is the exact rate within 2^-29',
     specClause: 'hypervisor-interfaces.md §3.3, §3.4',
     quickRuns: 300,
     arbitrary: (fc) =>
@@ -36,15 +36,17 @@ export const pvclockProperties = [
       if (mul < 2 ** 31 || mul >= 2 ** 32) throw new Error(`mul 0x${mul.toString(16)} not normalised`);
       if (shift < -128 || shift > 127) throw new Error(`shift ${shift} does not fit tsc_shift (s8)`);
       // exact: delta ticks = delta * 1e9 / hz ns; the guest's §3.3 result may lose the truncated
-      // parts of mul (relative 2^-31) and of the base frequency (2^-32 each halving), and the bits
-      // a right shift drops (< 2^-shift ticks) plus the final floor
+      // part of mul (< 2^-31 relative, mul >= 2^31), of the base frequency halved into 32 bits
+      // (< 2^-31) and of 1e9 halved in the second loop, so 2^-29 relative; plus the bits a right
+      // shift drops (< 2^-shift ticks) and the final floor. (2^-30 is too tight: the deep profile
+      // found 546 ns for 545 at 129 GHz.)
       // §3.3 shifts a 64-bit delta left by tsc_shift: deltas of 2^(64 - shift) ticks and more
       // wrap, as in C (at 1 kHz that is thousands of years); the clause holds below that
       if (shift > 0) delta %= 1n << BigInt(64 - shift);
       const got = pvclockScaleDelta(delta, mul, shift);
       const exact = (delta * NS) / hz;
       const dropped = shift < 0 ? ((1n << BigInt(-shift)) * NS) / hz + 1n : 0n;
-      const bound = (exact >> 30n) + dropped + 2n;
+      const bound = (exact >> 29n) + dropped + 2n;
       if (abs(got - exact) > bound) throw new Error(`hz ${hz} delta ${delta}: guest ${got} ns, exact ${exact} ns (bound ${bound})`);
       // pvclock_tsc_khz (§3.3) gives the frequency back within the same relative error, plus its
       // own floor, which a left shift (negative tsc_shift) multiplies
