@@ -21,7 +21,7 @@ export const DEFAULT_SEED = 0x5eed;
 const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
 
 /** Write a failing case: the trace (if the property ran a guest) and its JSON; returns the report part. */
-function writeFailure(out: string, p: ConformProperty, f: PropertyFailure): NonNullable<ConformPropertyReport['failure']> {
+function writeFailure(out: string, p: ConformProperty, f: PropertyFailure, numRuns: number): NonNullable<ConformPropertyReport['failure']> {
   mkdirSync(out, { recursive: true });
   const base = join(out, `${p.area}-${slug(p.name)}`);
   let trace: string | null = null;
@@ -39,7 +39,8 @@ function writeFailure(out: string, p: ConformProperty, f: PropertyFailure): NonN
     error: f.error,
     trace,
     json,
-    command: trace !== null ? `hvsim replay ${trace}` : `hvsim conform --area ${p.area} --seed ${f.seed}`,
+    // no guest run: the same seed and case count find the same case again (the JSON's path replays it at once)
+    command: trace !== null ? `hvsim replay ${trace}` : `hvsim conform --area ${p.area} --seed ${f.seed} --runs ${numRuns}`,
   };
 }
 
@@ -60,7 +61,7 @@ export async function runSuite(o: ConformSuiteOptions, properties: readonly Conf
       const seconds = (performance.now() - start) / 1000;
       const rep: ConformPropertyReport = {
         area: p.area, name: p.name, specClause: p.specClause, runs: r.runs, skipped: r.skipped, failed: r.failure !== null, seconds,
-        failure: r.failure === null ? null : writeFailure(out, p, r.failure),
+        failure: r.failure === null ? null : writeFailure(out, p, r.failure, numRuns),
       };
       reports.push(rep);
       o.onProperty?.(rep);
