@@ -637,8 +637,10 @@ export class Machine implements CpuHost {
       this.stopWith({ kind: ExitKind.Pause });
       cpu.breakLoop = true;
     } else if (this.sharing) {
-      // Pause-loop exit: a spinning vCPU yields the rest of its quantum.
+      // Pause-loop exit: a spinning vCPU yields the rest of its quantum (stopRequest makes
+      // cpu.run return after this instruction; breakLoop alone only re-checks interrupts).
       this.yieldRequested = true;
+      cpu.stopRequest = true;
       cpu.breakLoop = true;
     }
   }
