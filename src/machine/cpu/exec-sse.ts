@@ -1,6 +1,6 @@
 // SSE/SSE2 dispatch, data movement and the 128-bit integer instructions (SDM vol. 2 pages
 // of the same names; vol. 1, chapters 10 and 11). Forms without a 66/F2/F3 prefix that act
-// on MMX registers are #UD: CPUID does not advertise MMX. Floating point is exec-sse-fp.ts.
+// on MMX registers are exec-sse-mmx.ts; floating point is exec-sse-fp.ts.
 
 import type { Cpu } from './cpu.js';
 import { Info } from './decoded.js';
@@ -11,6 +11,7 @@ import {
 } from './exec-sse-operands.js';
 import { readRm, writeRm } from './operands.js';
 import { executeSseFp } from './exec-sse-fp.js';
+import { executeMmx, isMmxOp } from './exec-sse-mmx.js';
 
 /** True for the 0F-map op ids this unit executes. */
 export function isSseOp(op: number): boolean {
@@ -29,7 +30,11 @@ export function executeSse(c: Cpu, d: number, op: number): void {
     writeRm(c, d, size, c.lo[r], c.hi[r]);
     return;
   }
-  // Integer forms without 66 are MMX (not implemented, not advertised).
+  // Integer forms without a prefix act on MMX registers (exec-sse-mmx.ts).
+  if (p === Pfx.NONE && isMmxOp(op)) {
+    executeMmx(c, d, op, info);
+    return;
+  }
   if (op >= 0x160 && op !== 0x170 && op !== 0x17e && op !== 0x17f && op !== 0x1c2 && op !== 0x1c6 && p === Pfx.NONE) c.fault(Vec.UD);
   sseAvailable(c);
   const x = c.fpu.xmm;
@@ -312,8 +317,11 @@ function pshuf(c: Cpu, dst: number, p: number, imm: number): void {
 /** 66 0F 71/72/73 /r ib: PSRLW/PSRAW/PSLLW, PSRLD/PSRAD/PSLLD, PSRLQ/PSRLDQ/PSLLQ/PSLLDQ. */
 function shiftImm(c: Cpu, info: number, op: number, n: number): void {
   if (pfxOf(info) !== Pfx.P66) c.fault(Vec.UD);
-  const sub = (info >> Info.REG_SHIFT) & 7;
-  const r = xmmRm(info) << 2;
+  shiftImmLanes(c, xmmRm(info) << 2, op, (info >> Info.REG_SHIFT) & 7, n);
+}
+
+/** The shift of group 12-14 member `sub` on the register at lane index r (also MMX's scratch). */
+export function shiftImmLanes(c: Cpu, r: number, op: number, sub: number, n: number): void {
   const width = op === 0x171 ? 16 : op === 0x172 ? 32 : 64;
   if (op === 0x173 && (sub === 3 || sub === 7)) {
     byteShift(c.fpu.xmm, c.fpu.xmmU8, r, n, sub === 7);
@@ -416,7 +424,7 @@ const satS16 = (v: number): number => (v > 32767 ? 32767 : v < -32768 ? -32768 :
 const satU16 = (v: number): number => (v > 65535 ? 65535 : v < 0 ? 0 : v);
 
 /** The 66 0F 60-6D, 74-76 and D1-FE integer instructions with SRC loaded. */
-function integerOp(c: Cpu, dst: number, op: number): void {
+export function integerOp(c: Cpu, dst: number, op: number): void {
   const f = c.fpu;
   const x = f.xmm;
   const u8 = f.xmmU8;

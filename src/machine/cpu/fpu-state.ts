@@ -26,8 +26,9 @@ export const FCW_INIT = 0x037f;
 export const FCW_RESET = 0x0040;
 
 export class FpuState {
-  /** XMM0-15, four 32-bit lanes each (lane 0 = bits 31:0). */
-  readonly xmm = new Int32Array(64);
+  /** XMM0-15, four 32-bit lanes each (lane 0 = bits 31:0); a 17th register (lanes 64-67) is
+   *  the MMX unit's scratch. */
+  readonly xmm = new Int32Array(68);
   /** The same bytes as singles and doubles (little-endian host, so lane order matches). */
   readonly xmmF32 = new Float32Array(this.xmm.buffer);
   readonly xmmF64 = new Float64Array(this.xmm.buffer);

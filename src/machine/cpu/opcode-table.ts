@@ -240,6 +240,8 @@ for (const [b, name, imm] of SSE_ROWS) {
   def(T + b, Op.MODRM, imm ?? Imm.NONE, name);
   SSE_OP[T + b] = 1;
 }
+def(T + 0x77, 0, Imm.NONE, 'emms');
+SSE_OP[T + 0x77] = 1;
 
 /**
  * Ops after which a straight-line block ends: every control transfer, and instructions that
