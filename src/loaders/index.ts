@@ -67,3 +67,15 @@ export {
   type MultibootOptions,
   type MultibootPlacedModule,
 } from './multiboot.js';
+export {
+  BOOT_CS,
+  BOOT_DS,
+  LINUX_BOOT_PARAMS_ADDRESS,
+  LINUX_CMDLINE_ADDRESS,
+  isBzImage,
+  linuxEntryState,
+  loadBzImage,
+  type BzImageLoadResult,
+  type BzImageOptions,
+} from './bzimage.js';
+export { parseSetupHeader, encodeBootParams, type SetupHeader, type BootParamsFields } from './linux-boot-params.js';
