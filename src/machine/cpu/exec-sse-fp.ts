@@ -15,6 +15,7 @@ import { Mxcsr } from './fpu-state.js';
 import { Pfx, xmmReg, loadSrc128, loadSrc64, loadSrc32, SRC, SRC_F32, SRC_F64, RES } from './exec-sse-operands.js';
 import { readRm, writeReg } from './operands.js';
 import { addDir, mulDir, divDir, sqrtDir, directed } from './exec-sse-round.js';
+import { enterMmx, writeMm } from './exec-sse-mmx.js';
 
 const RES_F64 = new Float64Array(RES.buffer);
 const DST = new Int32Array(4);
@@ -44,8 +45,15 @@ export function executeSseFp(c: Cpu, d: number, op: number, info: number, p: num
     case 0x152: case 0x153: approx(c, d, info, p, op === 0x152); return;
     case 0x1c2: compare(c, d, info, p, c.store.imm[d] & 7); return;
     case 0x12e: case 0x12f: comis(c, d, info, p, op === 0x12f); return;
-    case 0x12a: cvtIntToFp(c, d, info, p); return;
-    case 0x12c: case 0x12d: cvtFpToInt(c, d, info, p, op === 0x12c); return;
+    case 0x12a:
+      if (p <= Pfx.P66) cvtPi2(c, d, info, p);
+      else cvtIntToFp(c, d, info, p);
+      return;
+    case 0x12c: case 0x12d:
+      if (p <= Pfx.P66) cvt2Pi(c, d, info, p, op === 0x12c);
+      else cvtFpToInt(c, d, info, p, op === 0x12c);
+      return;
+    case 0x1d6: movq2dq(c, info, p); return;
     case 0x15a: cvtFpFp(c, d, info, p, dst, x); return;
     case 0x15b: case 0x1e6: cvtPackedInt(c, d, info, p, op, dst, x); return;
     default: c.fault(Vec.UD);
@@ -479,6 +487,71 @@ function toInt(v: number, nan: boolean, trunc: boolean, q: boolean): number {
   const hi = Math.floor(r / TWO32);
   cvtHi = hi | 0;
   return (r - hi * TWO32) | 0;
+}
+
+/** 0F 2A / 66 0F 2A: CVTPI2PS (two int32 to the low singles) and CVTPI2PD xmm, mm/m64. */
+function cvtPi2(c: Cpu, d: number, info: number, p: number): void {
+  const mm = (info & Info.MEM) === 0;
+  if (mm) {
+    const r = (info >> Info.RM_SHIFT) & 7;
+    SRC[0] = c.fpu.st[3 * r];
+    SRC[1] = c.fpu.st[3 * r + 1];
+  } else loadSrc64(c, d, info);
+  const x = c.fpu.xmm;
+  const dst = xmmReg(info) << 2;
+  if (p === Pfx.NONE) {
+    for (let i = 0; i < 2; i++) {
+      const f = Math.fround(SRC[i]);
+      RES[i] = finishS(f, sgn(SRC[i] - f), false);
+    }
+    commitFlags(c);
+    x[dst] = RES[0];
+    x[dst + 1] = RES[1];
+  } else {
+    RES_F64[0] = SRC[0];
+    RES_F64[1] = SRC[1];
+    for (let i = 0; i < 4; i++) x[dst + i] = RES[i];
+  }
+  if (mm) enterMmx(c);
+}
+
+/** 0F 2C/2D: CVT(T)PS2PI mm, xmm/m64; 66 0F 2C/2D: CVT(T)PD2PI mm, xmm/m128. */
+function cvt2Pi(c: Cpu, d: number, info: number, p: number, trunc: boolean): void {
+  if (p === Pfx.NONE) {
+    loadSrc64(c, d, info);
+    for (let i = 0; i < 2; i++) {
+      const nan = isNanS(SRC[i]);
+      RES[i] = toInt(nan ? 0 : inS(SRC[i], SRC_F32[i]), nan, trunc, false);
+    }
+  } else {
+    loadSrc128(c, d, info, true);
+    for (let i = 0; i < 2; i++) {
+      const nan = isNanD(SRC[2 * i + 1], SRC[2 * i]);
+      RES[i] = toInt(nan ? 0 : inD(SRC[2 * i + 1], SRC[2 * i], SRC_F64[i]), nan, trunc, false);
+    }
+  }
+  commitFlags(c);
+  enterMmx(c);
+  writeMm(c, (info >> Info.REG_SHIFT) & 7, RES[0], RES[1]);
+}
+
+/** F3 0F D6 MOVQ2DQ xmm, mm and F2 0F D6 MOVDQ2Q mm, xmm (register operands only). */
+function movq2dq(c: Cpu, info: number, p: number): void {
+  if ((info & Info.MEM) !== 0 || p < Pfx.F3) c.fault(Vec.UD);
+  const x = c.fpu.xmm;
+  const st = c.fpu.st;
+  if (p === Pfx.F3) {
+    const r = (info >> Info.RM_SHIFT) & 7;
+    const dst = xmmReg(info) << 2;
+    x[dst] = st[3 * r];
+    x[dst + 1] = st[3 * r + 1];
+    x[dst + 2] = 0;
+    x[dst + 3] = 0;
+  } else {
+    const s = (info >> Info.RM_SHIFT & 15) << 2;
+    writeMm(c, (info >> Info.REG_SHIFT) & 7, x[s], x[s + 1]);
+  }
+  enterMmx(c);
 }
 
 /** F3/F2 0F 2C/2D: CVT(T)SS2SI / CVT(T)SD2SI r32/r64, xmm/m. */

@@ -26,12 +26,12 @@ function mmxAvailable(c: Cpu): void {
 }
 
 /** The x87 side effect of an MMX instruction: TOP = 0, all tags valid. */
-function enterMmx(c: Cpu): void {
+export function enterMmx(c: Cpu): void {
   c.fpu.top = 0;
   c.fpu.tagValid = 0xff;
 }
 
-function writeMm(c: Cpu, r: number, lo: number, hi: number): void {
+export function writeMm(c: Cpu, r: number, lo: number, hi: number): void {
   const st = c.fpu.st;
   st[3 * r] = lo;
   st[3 * r + 1] = hi;

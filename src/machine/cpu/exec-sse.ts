@@ -89,7 +89,8 @@ export function executeSse(c: Cpu, d: number, op: number): void {
       if (p !== Pfx.P66) c.fault(Vec.UD);
       movdFromXmm(c, d, info, dst);
       return;
-    case 0x1d6: // MOVQ xmm/m64, xmm
+    case 0x1d6: // MOVQ xmm/m64, xmm (MOVQ2DQ/MOVDQ2Q with F3/F2: exec-sse-fp.ts)
+      if (p >= Pfx.F3) { executeSseFp(c, d, op, info, p); return; }
       if (p !== Pfx.P66) c.fault(Vec.UD);
       if (mem) store64(c, d, x[dst], x[dst + 1]);
       else {
