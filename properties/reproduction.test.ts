@@ -15,6 +15,8 @@ import { capture } from '../test/helpers/cli-capture.js';
 import { defineProperty } from './define.js';
 import { fixture } from './guest.js';
 import { runSuite } from './runner.js';
+import { GuestRecorder } from './guest.js';
+import { migrateArgs, sampledRun } from './sampling.js';
 
 /** Command lines over a few letters, q among them. */
 const appendArb = (f: typeof fc) => f.string({ unit: f.constantFrom('a', 'b', 'q', 'x', ' '), maxLength: 20 });
@@ -79,4 +81,22 @@ describe('a failing property leaves a replayable trace', () => {
     expect(() => noQ(serial)).toThrow(f.error);
     rmSync(out, { recursive: true, force: true });
   });
+});
+
+describe('a run driven in slices (the clock properties) records a trace that replays', () => {
+  it('kvmclock with migrations, read between slices of 1-7 instructions: identical on replay', async () => {
+    const guest = new GuestRecorder();
+    try {
+      let reads = 0;
+      const args = ['-m', '8M', '--hypervisor', 'kvm', '--kernel', fixture('kvmclock'), ...migrateArgs([{ at: 300_000, tscKHz: 1000 }, { at: 600_000, pauseNs: 5_000_000 }])];
+      const r = sampledRun(guest, args, 'sliced', [1, 7, 5000, 3, 20_000], () => {}, (m) => (m.mem.readBytes(0x1000, 32) !== null && reads++, null));
+      expect(r.run.status).toBe(1); // the guest's own checks passed
+      expect(r.samples).toBeGreaterThan(100);
+      const res = await replayTrace(r.run.trace);
+      expect(res.divergence).toBeNull();
+      expect(res.identical).toBe(true);
+    } finally {
+      guest.dispose();
+    }
+  }, 60_000);
 });
