@@ -61,17 +61,27 @@ export class GuestMemory {
     }
     this.mmio.push({ base, length, handler, name });
     this.mmio.sort((a, b) => a.base - b.base);
+    this.mmioFloor = this.mmio[0].base;
   }
+
+  /**
+   * The lowest MMIO base (+Infinity without windows). The platform's windows (APICs, HPET,
+   * PCI BARs) all lie above RAM, so an address below this is RAM or nothing without a search:
+   * the CPU's slow paths and page walks ask on every TLB miss.
+   */
+  mmioFloor = Infinity;
 
   /** Unmap the MMIO window that starts at `base`; false if there is none. */
   removeMmio(base: number): boolean {
     const idx = this.mmio.findIndex((r) => r.base === base);
     if (idx < 0) return false;
     this.mmio.splice(idx, 1);
+    this.mmioFloor = this.mmio.length === 0 ? Infinity : this.mmio[0].base;
     return true;
   }
 
   findMmio(pa: number): MmioRegion | null {
+    if (pa < this.mmioFloor) return null;
     const list = this.mmio;
     for (let i = 0; i < list.length; i++) {
       const r = list[i];
@@ -86,6 +96,7 @@ export class GuestMemory {
   }
 
   private findMmioOverlap(pa: number, len: number): MmioRegion | null {
+    if (pa + len <= this.mmioFloor) return null;
     for (const r of this.mmio) if (pa < r.base + r.length && r.base < pa + len) return r;
     return null;
   }
@@ -103,7 +114,7 @@ export class GuestMemory {
 
   physRead(pa: number, size: number): number {
     if (pa < 0) return size === 4 ? -1 : size === 2 ? 0xffff : 0xff; // never a valid address
-    if (pa + size <= this.size && this.mmio.length === 0) return this.ramRead(pa, size);
+    if (pa + size <= this.size && pa + size <= this.mmioFloor) return this.ramRead(pa, size);
     const r = this.findMmio(pa);
     if (r !== null) {
       this.mmioHook?.();
