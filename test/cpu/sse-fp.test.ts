@@ -116,3 +116,14 @@ describe.skipIf(!HAVE_AS)('SSE floating point against the SDM', () => {
     expect(run('movsd xmm0, [rsp+4]', ps(0, 0, 0, 0), ps(0, 0, 0, 0)).vector).toBeUndefined();
   });
 });
+
+describe.skipIf(!HAVE_AS)('SSE conversions and DE', () => {
+  test('conversions to integers report no DE; to floating point they do (SDM CVTSS2SI, CVTSS2SD)', () => {
+    expect(run('cvtss2si r8d, xmm1', ps(0, 0, 0, 0), ps(DENORM, 0, 0, 0)).mxcsr & 0x3f).toBe(PE);
+    expect(run('cvttps2dq xmm0, xmm1', ps(0, 0, 0, 0), ps(DENORM, 0, 0, 0)).mxcsr & 0x3f).toBe(PE);
+    expect(run('cvtss2sd xmm0, xmm1', ps(0, 0, 0, 0), ps(DENORM, 0, 0, 0)).mxcsr & 0x3f).toBe(DE);
+    // Rounding up a positive denormal gives 1; with DAZ it is 0 (SDM vol. 1, 10.2.3.4).
+    expect(run('cvtss2si r8d, xmm1', ps(0, 0, 0, 0), ps(DENORM, 0, 0, 0), 0x5f80).r8).toBe(1n);
+    expect(run('cvtss2si r8d, xmm1', ps(0, 0, 0, 0), ps(DENORM, 0, 0, 0), 0x5fc0).r8).toBe(0n);
+  });
+});

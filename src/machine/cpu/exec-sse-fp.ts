@@ -97,6 +97,14 @@ function inD(hi: number, lo: number, v: number): number {
   return v;
 }
 
+/** The same for conversions to integers, which do not report DE (SDM CVTSS2SI & co.: Invalid, Precision). */
+function inSq(bits: number, v: number): number {
+  return isDenS(bits) && (mx & Mxcsr.DAZ) !== 0 ? 0 : v;
+}
+function inDq(hi: number, lo: number, v: number): number {
+  return isDenD(hi, lo) && (mx & Mxcsr.DAZ) !== 0 ? 0 : v;
+}
+
 // ---------------------------------------------------------------------------------------
 // ADD/SUB/MUL/DIV/SQRT/MIN/MAX
 // ---------------------------------------------------------------------------------------
@@ -521,13 +529,13 @@ function cvt2Pi(c: Cpu, d: number, info: number, p: number, trunc: boolean): voi
     loadSrc64(c, d, info);
     for (let i = 0; i < 2; i++) {
       const nan = isNanS(SRC[i]);
-      RES[i] = toInt(nan ? 0 : inS(SRC[i], SRC_F32[i]), nan, trunc, false);
+      RES[i] = toInt(nan ? 0 : inSq(SRC[i], SRC_F32[i]), nan, trunc, false);
     }
   } else {
     loadSrc128(c, d, info, true);
     for (let i = 0; i < 2; i++) {
       const nan = isNanD(SRC[2 * i + 1], SRC[2 * i]);
-      RES[i] = toInt(nan ? 0 : inD(SRC[2 * i + 1], SRC[2 * i], SRC_F64[i]), nan, trunc, false);
+      RES[i] = toInt(nan ? 0 : inDq(SRC[2 * i + 1], SRC[2 * i], SRC_F64[i]), nan, trunc, false);
     }
   }
   commitFlags(c);
@@ -563,11 +571,11 @@ function cvtFpToInt(c: Cpu, d: number, info: number, p: number, trunc: boolean):
   if (p === Pfx.F3) {
     loadSrc32(c, d, info);
     nan = isNanS(SRC[0]);
-    v = nan ? 0 : inS(SRC[0], SRC_F32[0]);
+    v = nan ? 0 : inSq(SRC[0], SRC_F32[0]);
   } else {
     loadSrc64(c, d, info);
     nan = isNanD(SRC[1], SRC[0]);
-    v = nan ? 0 : inD(SRC[1], SRC[0], SRC_F64[0]);
+    v = nan ? 0 : inDq(SRC[1], SRC[0], SRC_F64[0]);
   }
   const lo = toInt(v, nan, trunc, q);
   const hi = cvtHi;
@@ -693,7 +701,7 @@ function cvtPackedInt(c: Cpu, d: number, info: number, p: number, op: number, ds
         RES[i] = finishS(f, sgn(SRC[i] - f), false);
       } else {
         const nan = isNanS(SRC[i]);
-        RES[i] = toInt(nan ? 0 : inS(SRC[i], SRC_F32[i]), nan, p === Pfx.F3, false);
+        RES[i] = toInt(nan ? 0 : inSq(SRC[i], SRC_F32[i]), nan, p === Pfx.F3, false);
       }
     }
     commitFlags(c);
@@ -711,7 +719,7 @@ function cvtPackedInt(c: Cpu, d: number, info: number, p: number, op: number, ds
   loadSrc128(c, d, info, true); // CVTTPD2DQ (66) / CVTPD2DQ (F2): upper half zeroed
   for (let i = 0; i < 2; i++) {
     const nan = isNanD(SRC[2 * i + 1], SRC[2 * i]);
-    RES[i] = toInt(nan ? 0 : inD(SRC[2 * i + 1], SRC[2 * i], SRC_F64[i]), nan, p === Pfx.P66, false);
+    RES[i] = toInt(nan ? 0 : inDq(SRC[2 * i + 1], SRC[2 * i], SRC_F64[i]), nan, p === Pfx.P66, false);
   }
   commitFlags(c);
   x[dst] = RES[0];
