@@ -19,6 +19,7 @@
 // Errors throw UsageError with a one-line message that starts with the option and its value.
 
 import { DEFAULT_QUANTUM as DEFAULT_SCHED_QUANTUM } from '../machine/scheduler.js';
+import { PCI_EMULATION_FACTORIES } from '../machine/pci-emulations.js';
 import { GiB, MiB, KiB, NumberFormatError, formatBytes, parseCIntInRange, parseDecimalCount, parseMemSize } from './size.js';
 
 /** A command-line error. The message is one line: "<option> <value>: <what is wrong>". */
@@ -864,7 +865,8 @@ export function helpText(topic: HelpTopic): string {
       return (
         PCI_EMULATIONS.map((e) => {
           const why = PCI_UNSUPPORTED[e];
-          return why === undefined ? e : `${e} (not supported: ${why})`;
+          if (why !== undefined) return `${e} (not supported: ${why})`;
+          return e in PCI_EMULATION_FACTORIES ? e : `${e} (bhyve's; not emulated by hvsim yet)`;
         }).join('\n') + '\n'
       );
   }
