@@ -157,6 +157,8 @@ export class Machine implements CpuHost {
 
   /** The ISA IRQ lines (to the PIC, and to the IOAPIC once the platform is built), for devices wired after the PC basics. */
   isaIrqs: IrqRouter | null = null;
+  /** True while another source owns ISA IRQ `irq` (an HPET in legacy replacement: IRQ 0 and 8). */
+  legacyIrqOwned: ((irq: number) => boolean) | null = null;
 
   /** The machine as personalities see it (HypervisorHost): time is the running vCPU's. */
   private personalityHost(bootTime: number): HypervisorHost {

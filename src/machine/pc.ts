@@ -65,13 +65,16 @@ export function buildPc(m: Machine, opts: PcOptions): PcDevices {
     },
   };
   m.isaIrqs = isa;
+  // The PIT's and the RTC's lines, silenced while an HPET in legacy replacement owns IRQ 0 and 8
+  // (IA-PC HPET 1.0a, 2.3.5); m.legacyIrqOwned is the platform's.
+  const owned = (irq: number): IrqRouter => ({ setIrq: (n, level) => void (m.legacyIrqOwned?.(irq) !== true && isa.setIrq(n, level)) });
   const com1 = new Uart16550({ name: 'com1', base: COM1.base, irq: irqLine(isa, COM1.irq), sink: opts.com1 ?? discard });
   const com2 = new Uart16550({ name: 'com2', base: COM2.base, irq: irqLine(isa, COM2.irq), sink: opts.com2 ?? discard });
   com1.attach(m.io);
   com2.attach(m.io);
-  const pit = new Pit8254({ clock, irq: irqLine(isa, 0) });
+  const pit = new Pit8254({ clock, irq: irqLine(owned(0), 0) });
   pit.attach(m.io);
-  const rtc = new Rtc146818({ clock, irq: irqLine(isa, 8), bootTime: opts.rtcTime ?? DEFAULT_RTC_TIME, ramSize: m.mem.size, cpus: m.cpus.length });
+  const rtc = new Rtc146818({ clock, irq: irqLine(owned(8), 8), bootTime: opts.rtcTime ?? DEFAULT_RTC_TIME, ramSize: m.mem.size, cpus: m.cpus.length });
   rtc.attach(m.io);
   const post = new PostPort();
   post.attach(m.io);

@@ -142,6 +142,8 @@ export class Platform {
     // HPET: comparators to IOAPIC inputs, or in legacy replacement to ISA IRQ 0 and 8.
     this.hpet = new Hpet({ clock, ioapic: { setIrq: (gsi, level) => this.ioapic.setIrq(gsi, level) }, legacy: isa });
     m.mem.addMmio(HPET_BASE, HPET_SIZE, this.hpet, 'hpet');
+    const hpet = this.hpet;
+    m.legacyIrqOwned = (irq) => (irq === 0 || irq === 8) && hpet.legacyReplacement;
     // ACPI fixed hardware: the PM timer, SCI on ISA IRQ 9, soft-off through PM1a_CNT.
     this.pm = new AcpiPm({ clock, sci: irqLine(isa, SCI_IRQ), powerOff: () => m.stopWith({ kind: ExitKind.PowerOff }) });
     this.pm.attach(m.io);
