@@ -13,6 +13,7 @@ import { Info } from './decoded.js';
 import { Cr0, Vec, Flag, ARITH_FLAGS } from './constants.js';
 import { Fsw, f80, doubleToF80, f80ToDouble } from './fpu-state.js';
 import { memAddr, memLo, memHi } from './exec-sse-operands.js';
+import { addDir, mulDir, divDir, sqrtDir, directed } from './exec-sse-round.js';
 
 const TWO32 = 4294967296;
 const fbuf = new Float64Array(1);
@@ -263,8 +264,63 @@ function arith(c: Cpu, kind: number): boolean {
     divZero = false;
     if (signal(c, Fsw.ZE)) return false;
   }
+  const rc = (c.fpu.fcw >> 10) & 3;
+  // Products and quotients beyond the double range: the register has the 15-bit exponent of
+  // the extended format, so compute on operands scaled into [1, 2) and add the exponents.
+  if (Number.isFinite(a) && Number.isFinite(b) && a !== 0 && b !== 0 && (kind === 1 || kind >= 6) &&
+      (!Number.isFinite(r) || Math.abs(r) < 2.2250738585072014e-308)) {
+    const ea = expOf(a), eb = expOf(b);
+    const as = scale(a, -ea), bs = scale(b, -eb);
+    let q: number;
+    let dir: number;
+    let e: number;
+    if (kind === 1) { q = as * bs; dir = mulDir(as, bs, q); e = ea + eb; }
+    else if (kind === 6) { q = as / bs; dir = divDir(as, bs, q); e = ea - eb; }
+    else { q = bs / as; dir = divDir(bs, as, q); e = eb - ea; }
+    if (dir !== 0) {
+      c.fpu.fsw |= Fsw.PE;
+      q = directed(q, dir, rc, false);
+    }
+    doubleToF80(q);
+    const exp = (f80.se & 0x7fff) + e;
+    if (exp >= 0x7fff || exp <= 0) doubleToF80(exp > 0 ? (q > 0 ? Infinity : -Infinity) : q > 0 ? 0 : -0);
+    else f80.se = (f80.se & 0x8000) | exp;
+    return true;
+  }
+  // The rounding control on the 53-bit result, from the exact rounding direction (the same
+  // error-free transformations as SSE, exec-sse-round.ts); PE for an inexact result.
+  if (r === 0 && rc === 1 && kind !== 1 && kind < 6) {
+    // An exact zero sum of operands of opposite signs is -0 when rounding down (IEEE 754 6.3).
+    const x = kind === 5 ? b : a;
+    const y = kind === 0 ? b : kind === 5 ? -a : -b;
+    if (!(Object.is(x, 0) && Object.is(y, 0))) r = -0;
+  }
+  if (Number.isFinite(a) && Number.isFinite(b) && Number.isFinite(r)) {
+    let dir = 0;
+    switch (kind) {
+      case 0: dir = addDir(a, b, r); break;
+      case 1: dir = mulDir(a, b, r); break;
+      case 4: dir = addDir(a, -b, r); break;
+      case 5: dir = addDir(b, -a, r); break;
+      case 6: dir = b !== 0 ? divDir(a, b, r) : 0; break;
+      default: dir = a !== 0 ? divDir(b, a, r) : 0;
+    }
+    if (dir !== 0) {
+      c.fpu.fsw |= Fsw.PE;
+      r = directed(r, dir, rc, false);
+    }
+  }
   doubleToF80(r);
   return true;
+}
+
+/** e with 2^e <= |v| < 2^(e+1) (v finite, nonzero). */
+function expOf(v: number): number {
+  fbuf[0] = v;
+  const e = (fbufI[1] >>> 20) & 0x7ff;
+  if (e !== 0) return e - 1023;
+  fbuf[0] = v * 18014398509481984; // 2^54
+  return ((fbufI[1] >>> 20) & 0x7ff) - 1023 - 54;
 }
 let divZero = false;
 function divide(c: Cpu, a: number, b: number): number {
@@ -491,7 +547,13 @@ function d9Reg(c: Cpu, reg: number, i: number, modrm: number): void {
       if (isNan80(A)) { fromDouble(0, B); if (nanResult(c) && f80.se !== -1) stSetF80(c, 0); return; }
       const a = toD(A);
       if (a < 0) { if (!signal(c, Fsw.IE)) setPhysIndefinite(c, phys(c, 0)); return; }
-      stSet(c, 0, Math.sqrt(a));
+      let r = Math.sqrt(a);
+      const dir = a > 0 && Number.isFinite(a) ? sqrtDir(a, r) : 0;
+      if (dir !== 0) {
+        f.fsw |= Fsw.PE;
+        r = directed(r, dir, (f.fcw >> 10) & 3, false);
+      }
+      stSet(c, 0, r);
       return;
     }
     case 0xfc: { // FRNDINT
@@ -843,7 +905,7 @@ function storeFp(c: Cpu, d: number, bits: number, popIt: boolean): void {
       fbufF[0] = r;
       c.wr32(memLo, memHi, fbufI[0]);
     } else {
-      fbuf[0] = v;
+      fbuf[0] = f80ToDouble(A.lo, A.hi, A.se, (f.fcw >> 10) & 3);
       c.wr64(memLo, memHi, fbufI[0], fbufI[1]);
     }
   }

@@ -159,7 +159,7 @@ export function doubleToF80(v: number): void {
  * unnormals are taken by their value; pseudo-NaN/pseudo-infinity (integer bit clear with
  * exponent 7FFFH) become the default NaN, as the x87 treats them as invalid operands.
  */
-export function f80ToDouble(lo: number, hi: number, se: number): number {
+export function f80ToDouble(lo: number, hi: number, se: number, rc = 0): number {
   const sign = se & 0x8000 ? 0x80000000 : 0;
   const exp = se & 0x7fff;
   if (exp === 0x7fff) {
@@ -185,11 +185,16 @@ export function f80ToDouble(lo: number, hi: number, se: number): number {
   }
   // Unbiased exponent of the leading bit.
   const ue = e - 16383;
-  if (ue > 1023) return sign ? -Infinity : Infinity;
+  if (ue > 1023) return overflowValue(sign, rc);
   // Bits to drop from the 64-bit mantissa: 11 for a normal double, more for a denormal.
   let drop = 11;
   if (ue < -1022) drop += -1022 - ue;
-  if (drop > 64) return sign ? -0 : 0;
+  if (drop > 64) {
+    // Below half the smallest denormal: zero, or the smallest denormal when rounding away.
+    if (rc === 1 && sign) return -5e-324;
+    if (rc === 2 && !sign) return 5e-324;
+    return sign ? -0 : 0;
+  }
   // Round the 64-bit mantissa to (64 - drop) bits, nearest even.
   let qHi: number, qLo: number, rem: boolean, half: boolean, odd: boolean;
   if (drop < 32) {
@@ -216,7 +221,9 @@ export function f80ToDouble(lo: number, hi: number, se: number): number {
     }
   }
   odd = (qLo & 1) !== 0;
-  if (half && (rem || odd)) {
+  const inexact = half || rem;
+  const up = rc === 0 ? half && (rem || odd) : rc === 1 ? inexact && sign !== 0 : rc === 2 ? inexact && sign === 0 : false;
+  if (up) {
     qLo = (qLo + 1) >>> 0;
     if (qLo === 0) qHi = (qHi + 1) >>> 0;
   }
@@ -230,11 +237,18 @@ export function f80ToDouble(lo: number, hi: number, se: number): number {
       qHi >>>= 1;
       be++;
     }
-    if (be >= 0x7ff) return sign ? -Infinity : Infinity;
+    if (be >= 0x7ff) return overflowValue(sign, rc);
     return setBits(qLo | 0, (sign | (be << 20) | (qHi & 0xfffff)) | 0);
   }
   // Denormal double: q is the fraction field directly (a carry into bit 52 gives the smallest normal).
   return setBits(qLo | 0, (sign | qHi) | 0);
+}
+
+/** The result of an overflow: infinity, or the largest finite value when rounding toward zero or away from the sign. */
+function overflowValue(sign: number, rc: number): number {
+  const toMax = rc === 3 || (rc === 1 && !sign) || (rc === 2 && sign !== 0);
+  if (!toMax) return sign ? -Infinity : Infinity;
+  return sign ? -1.7976931348623157e308 : 1.7976931348623157e308;
 }
 
 function setBits(lo: number, hi: number): number {
