@@ -145,7 +145,9 @@ export function walkChain(dma: VirtioDma, descAddr: number, queueSize: number, h
     if (len !== 0 && (addrHi !== 0 || !mem.isRam(addrLo, len))) return 'buffer outside guest RAM';
     const writable = (flags & DescFlag.WRITE) !== 0;
     if (writable) seenWritable = true;
-    else if (seenWritable && len !== 0) return 'device-readable buffer after a device-writable one';
+    // 2.7.4.2: every device-writable element after every device-readable one, zero-length ones
+    // included (checking only non-empty ones made the rule depend on lengths).
+    else if (seenWritable) return 'device-readable buffer after a device-writable one';
     total += len;
     if (total > 0xffff_ffff) return 'chain longer than 2^32 bytes';
     chain.addBuffer(addrLo, len, writable);

@@ -146,11 +146,14 @@ function refChain(s: Scenario, head: number): [number, number][] | null {
   let seenW = false;
   let total = 0;
   for (const d of list) {
-    if (d.len === 0) continue;
-    if (d.hi !== 0 || d.lo + d.len > RAM) return null;
+    // The ordering rule (2.7.4.2: device-writable elements after every device-readable one)
+    // holds for every descriptor, a zero-length one included; a zero-length one carries nothing.
     const w = (d.flags & DescFlag.WRITE) !== 0;
     if (!w && seenW) return null;
-    if (w) { seenW = true; writable.push([d.lo, d.len]); }
+    if (w) seenW = true;
+    if (d.len === 0) continue;
+    if (d.hi !== 0 || d.lo + d.len > RAM) return null;
+    if (w) writable.push([d.lo, d.len]);
     total += d.len;
   }
   return total > 0xffffffff ? null : writable;
