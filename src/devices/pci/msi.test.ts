@@ -163,8 +163,11 @@ describe('msiToApicMessage (SDM vol. 3, 11.11)', () => {
     // RH=1, DM=1: logical; lowest priority; level-triggered assert.
     const m = msiToApicMessage(0xfee0_f00c, 0, 0xc1a0)!;
     expect([m.dest, m.logical, m.deliveryMode, m.vector, m.levelTriggered, m.assert]).toEqual([0x0f, true, DeliveryMode.LowestPriority, 0xa0, true, true]);
-    // DM=1 without RH: the destination is physical (11.11.1).
-    expect(msiToApicMessage(0xfee0_1004, 0, 0x30)!.logical).toBe(false);
+    // DM=1 with RH=0 (what Linux writes in flat logical mode): still the logical destination;
+    // RH=0 only rules out lowest-priority redirection (11.11.1). DM=0 with RH=1: physical.
+    expect(msiToApicMessage(0xfee0_1004, 0, 0x30)!.logical).toBe(true);
+    expect(msiToApicMessage(0xfee0_1004, 0, 0x30)!.dest).toBe(1);
+    expect(msiToApicMessage(0xfee0_1008, 0, 0x30)!.logical).toBe(false);
     // Level-triggered deassert (bit 14 clear); edge messages always assert.
     expect(msiToApicMessage(0xfee0_0000, 0, 0x8030)!.assert).toBe(false);
     expect(msiToApicMessage(0xfee0_0000, 0, 0x0030)!.assert).toBe(true);

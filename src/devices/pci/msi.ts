@@ -130,14 +130,17 @@ export class MsiCapability {
 
 /** MSI address: bits 31:20 are 0xFEE (SDM 11.11.1). */
 export const MSI_ADDRESS_BASE = 0xfee0_0000;
-const MSI_ADDR_RH = 1 << 3;
 const MSI_ADDR_DM = 1 << 2;
 
 /**
  * Decode an MSI message (SDM vol. 3, 11.11.1-11.11.2) into an APIC bus message, or null if the
  * write is not an interrupt message (address outside 0xFEEx_xxxx, or a reserved delivery mode).
- * Destination mode: logical only when RH and DM are both 1 (with RH = 0, 11.11.1 says DM is
- * ignored and the destination is taken as a physical APIC ID).
+ * Destination mode: DM (bit 2), whatever RH (bit 3) says. 11.11.1's "if RH is 0, then the DM bit
+ * is ignored and the message is sent ahead independent of whether the physical or logical
+ * destination mode is used" means no lowest-priority redirection, not "physical": processors
+ * deliver RH=0/DM=1 messages to the logical destination, as KVM and QEMU do, and Linux's flat
+ * logical APIC mode (<= 8 CPUs, xAPIC) writes exactly that (RH=0, DM=1, dest = 1 << cpu).
+ * RH only matters for lowest-priority delivery, which the delivery mode already requests.
  */
 export function msiToApicMessage(addressLo: number, addressHi: number, data: number): ApicMessage | null {
   if (addressHi >>> 0 !== 0 || (addressLo >>> 20) !== 0xfee) return null;
@@ -148,7 +151,7 @@ export function msiToApicMessage(addressLo: number, addressHi: number, data: num
   return {
     vector: data & 0xff,
     deliveryMode: mode as DeliveryMode,
-    logical: (addressLo & (MSI_ADDR_RH | MSI_ADDR_DM)) === (MSI_ADDR_RH | MSI_ADDR_DM),
+    logical: (addressLo & MSI_ADDR_DM) !== 0,
     dest: (addressLo >>> 12) & 0xff,
     levelTriggered,
     // Bit 14 (level) matters only for level-triggered messages; an edge message always asserts.
