@@ -15,7 +15,7 @@ export interface CpuidModelConfig {
 
 // CPUID.1:EDX feature bits (SDM vol. 2, table 3-11).
 const EDX1 = {
-  FPU: 1 << 0, FXSR: 1 << 24, SSE: 1 << 25, SSE2: 1 << 26,
+  FPU: 1 << 0, MMX: 1 << 23, FXSR: 1 << 24, SSE: 1 << 25, SSE2: 1 << 26,
   PSE: 1 << 3, TSC: 1 << 4, MSR: 1 << 5, PAE: 1 << 6, CX8: 1 << 8, SEP: 1 << 11,
   APIC: 1 << 9, PGE: 1 << 13, CMOV: 1 << 15, PAT: 1 << 16, CLFSH: 1 << 19, HTT: 1 << 28,
 };
@@ -60,7 +60,7 @@ export class CpuidModel {
         // EBX: APIC ID in 31:24, logical processor count in 23:16, CLFLUSH line size (8*8=64) in 15:8.
         out[1] = (apicId << 24) | (Math.min(this.cfg.vcpus, 255) << 16) | (8 << 8);
         out[2] = ECX1.CX16 | ECX1.POPCNT | (this.cfg.localApic ? ECX1.TSC_DEADLINE : 0) | (this.cfg.x2apic ? ECX1.X2APIC : 0) | (this.cfg.hypervisorBit ? ECX1.HYPERVISOR : 0);
-        out[3] = EDX1.FPU | EDX1.FXSR | EDX1.SSE | EDX1.SSE2 | EDX1.PSE | EDX1.TSC | EDX1.MSR | EDX1.PAE | EDX1.CX8 | EDX1.SEP | (this.cfg.localApic ? EDX1.APIC : 0) | EDX1.PGE | EDX1.CMOV | EDX1.PAT | EDX1.CLFSH
+        out[3] = EDX1.FPU | EDX1.MMX | EDX1.FXSR | EDX1.SSE | EDX1.SSE2 | EDX1.PSE | EDX1.TSC | EDX1.MSR | EDX1.PAE | EDX1.CX8 | EDX1.SEP | (this.cfg.localApic ? EDX1.APIC : 0) | EDX1.PGE | EDX1.CMOV | EDX1.PAT | EDX1.CLFSH
           | (this.cfg.vcpus > 1 ? EDX1.HTT : 0);
         return;
       case 0xb:

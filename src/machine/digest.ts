@@ -35,7 +35,7 @@
 
 import type { Machine } from './machine.js';
 import type { Cpu } from './cpu/cpu.js';
-import { readRegisters } from './cpu/register-state.js';
+import { readFpuState, readRegisters } from './cpu/register-state.js';
 
 /** Named devices with a saveState() (or null when absent): `vmm.devices(id)` (PcDevices) fits. */
 export type DigestDevices<D> = { readonly [K in keyof D]: { saveState(): Record<string, unknown> } | null };
@@ -187,6 +187,7 @@ export function canonicalJson(v: unknown): string {
 function cpuState(c: Cpu): unknown {
   return {
     regs: readRegisters(c),
+    fpu: readFpuState(c), // x87, MMX, SSE registers, MXCSR
     // MSR slots the register set does not name (MISC_ENABLE, APIC_BASE, TSC_DEADLINE, SPEC_CTRL...).
     msrLo: c.msrLo,
     msrHi: c.msrHi,
