@@ -60,4 +60,7 @@ export interface LocalInterruptController extends InterruptSource {
   /** Its MSRs (APIC base, x2APIC registers, TSC deadline): 'no' when the MSR is not its own. */
   rdmsr(msr: number, out: Int32Array): 'ok' | 'gp' | 'no';
   wrmsr(msr: number, lo: number, hi: number): 'ok' | 'gp' | 'no';
+  /** CR8 is TPR[7:4] (SDM vol. 3, 11.8.6.1). */
+  readCr8(): number;
+  writeCr8(value: number): void;
 }

@@ -626,6 +626,14 @@ export class Machine implements CpuHost {
     return v;
   }
 
+  readCr8(cpu: Cpu): number {
+    return this.lapics.length === 0 ? cpu.cr8 : this.lapics[cpu.id].readCr8();
+  }
+
+  writeCr8(cpu: Cpu, value: number): void {
+    if (this.lapics.length !== 0) this.lapics[cpu.id].writeCr8(value);
+  }
+
   /** Change the TSC frequency; the TSC stays continuous at the change. */
   setTscKHz(khz: number): void {
     const before = this.clock.tsc();

@@ -88,3 +88,16 @@ describe('the APIC bus (SDM vol. 3, 11.6.2 and 11.6.3)', () => {
     expect([cpu.segSel[1], cpu.segBase[1], cpu.ripLo]).toEqual([0x9a00, 0x9a000, 0]);
   });
 });
+
+describe('CR8 and the task priority (SDM vol. 3, 11.8.6.1)', () => {
+  it('MOV to CR8 sets TPR[7:4] and clears TPR[3:0]; MOV from CR8 reads TPR[7:4]', () => {
+    const { m, d } = vm(2);
+    const [a0, a1] = d.platform.lapics;
+    a0.mmioWrite(0x80, 4, 0x3c);
+    m.writeCr8(m.cpus[0], 5);
+    expect(a0.mmioRead(0x80, 4)).toBe(0x50);
+    expect(a1.mmioRead(0x80, 4)).toBe(0); // each vCPU its own APIC
+    a1.mmioWrite(0x80, 4, 0x7f);
+    expect(m.readCr8(m.cpus[1])).toBe(7);
+  });
+});

@@ -46,6 +46,9 @@ export interface CpuHost {
   interruptPending(cpu: Cpu): boolean;
   /** Acknowledge the pending interrupt and return its vector. */
   acknowledgeInterrupt(cpu: Cpu): number;
+  /** MOV from/to CR8 in 64-bit mode: the task priority of the local APIC, when there is one. */
+  readCr8?(cpu: Cpu): number;
+  writeCr8?(cpu: Cpu, value: number): void;
   /** PAUSE executed (bhyve -P makes this an exit). */
   pause(cpu: Cpu): void;
 }

@@ -253,7 +253,7 @@ export function movCr(c: Cpu, d: number, toCr: boolean): void {
       case 2: lo = c.cr2Lo; hi = c.cr2Hi; break;
       case 3: lo = c.cr3Lo; hi = c.cr3Hi; break;
       case 4: lo = c.cr4; break;
-      case 8: lo = c.cr8; break;
+      case 8: lo = c.host.readCr8 === undefined ? c.cr8 : (c.cr8 = c.host.readCr8(c)); break;
       default: c.fault(Vec.UD);
     }
     if (wide) {
@@ -314,6 +314,7 @@ export function movCr(c: Cpu, d: number, toCr: boolean): void {
     case 8:
       if (hi !== 0 || (lo & ~15) !== 0) c.fault(Vec.GP, 0);
       c.cr8 = lo;
+      c.host.writeCr8?.(c, lo); // CR8 is the local APIC's TPR[7:4] (SDM vol. 3, 11.8.6.1)
       c.breakLoop = true;
       return;
     default:
