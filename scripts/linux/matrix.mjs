@@ -82,8 +82,10 @@ function runArgs(o, g, personality) {
 export function summarize(consoleText, stderrText) {
   const lines = consoleText.split('\n').map((l) => l.replace(/\r$/, ''));
   const detected = lines.find((l) => /Hypervisor detected:/.test(l) && !l.includes('HVSIM-INIT'))?.replace(/^.*Hypervisor detected: */, '') ?? '-';
+  // What /init read from sysfs, else the kernel's last "Switched to clocksource" line.
+  const switched = lines.filter((l) => /clocksource: Switched to clocksource /.test(l)).pop();
   const cs = lines.find((l) => l.startsWith('HVSIM-INIT: clocksource '))?.slice('HVSIM-INIT: clocksource '.length) ??
-    lines.filter((l) => /clocksource: Switched to clocksource /.test(l)).pop()?.replace(/^.*Switched to clocksource /, '') + ' (kernel)';
+    (switched === undefined ? '-' : `${switched.replace(/^.*Switched to clocksource /, '')} (kernel)`);
   const m = /hvsim: (.*) after (\d+) instructions/.exec(stderrText);
   const end = m === null ? 'no exit line' : m[1];
   const insns = m === null ? NaN : Number(m[2]);
@@ -91,10 +93,12 @@ export function summarize(consoleText, stderrText) {
   if (lines.includes(MARKERS.done)) result = end === 'power-off' || end.startsWith('halted') ? `ok (${end})` : `marker, then ${end}`;
   else if (lines.includes(MARKERS.start)) result = `/init ran, then ${end}`;
   else {
-    const last = lines.filter((l) => l.trim() !== '').pop() ?? '(no console output)';
-    result = `not reached (${end}); last: ${last.slice(0, 80)}`;
+    // The first sign of trouble if there is one (a BUG before the panic says why), else the last line.
+    const trouble = lines.find((l) => /kernel BUG|Kernel panic|BUG:|Oops|general protection/.test(l));
+    const last = trouble ?? lines.filter((l) => l.trim() !== '').pop() ?? '(no console output)';
+    result = `not reached (${end}); ${trouble === undefined ? 'last' : 'first error'}: ${last.replace(/^\[[ .0-9]*\] */, '').slice(0, 80)}`;
   }
-  return { detected, clocksource: cs ?? '-', insns, result };
+  return { detected, clocksource: cs, insns, result };
 }
 
 function table(rows) {
