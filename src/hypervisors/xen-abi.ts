@@ -18,6 +18,7 @@ export const XEN_ENOSYS = 38;
 /** Hypercall numbers (xen.h, §5.1). */
 export const HYPERVISOR_memory_op = 12;
 export const HYPERVISOR_xen_version = 17;
+export const HYPERVISOR_vm_assist = 21;
 export const HYPERVISOR_iret = 23;
 export const HYPERVISOR_vcpu_op = 24;
 export const HYPERVISOR_sched_op = 29;
@@ -72,6 +73,7 @@ export const HVM_PARAM_CALLBACK_TYPE_VECTOR = 2;
 
 /** vcpu_op (vcpu.h): (cmd, vcpuid, arg). */
 export const VCPUOP_is_up = 3;
+export const VCPUOP_register_runstate_memory_area = 5;
 export const VCPUOP_stop_periodic_timer = 7;
 export const VCPUOP_set_singleshot_timer = 8;
 export const VCPUOP_stop_singleshot_timer = 9;

@@ -13,6 +13,7 @@ import { XenGuestArgs, charArray, put16, put32, put64, u16, u32, u64 } from './x
 import { COMPAT_LAYOUT, NATIVE_LAYOUT, VCPU_INFO_SIZE, XenSharedInfo } from './xen-shared-info.js';
 import { XenEventChannels } from './xen-evtchn.js';
 import { XenStoreServer } from './xenstore.js';
+import { VMASST_TYPE_runstate_update_flag, XenRunstate } from './xen-runstate.js';
 
 /** One hypercall's arguments (u64 in 64-bit mode, u32 in 32-bit mode). */
 export interface XenCall {
@@ -44,6 +45,10 @@ const GUEST_READABLE = [0, 15, 37, 19, 34, X.HVM_PARAM_STORE_PFN, X.HVM_PARAM_ST
 const HVM_PARAM_ALTP2M = 35;
 const HVM_PARAM_X87_FIP_WIDTH = 36;
 const XEN_EDOM = 33;
+/** xen.h VMASST_CMD_enable / _disable; x86 HVM_VM_ASSIST_MASK: only runstate_update_flag. */
+const VMASST_CMD_enable = 0;
+const VMASST_CMD_disable = 1;
+const HVM_VM_ASSIST_MASK = 1 << VMASST_TYPE_runstate_update_flag;
 /** 2^50 ns: singleshot deadlines further away are accepted but not scheduled. */
 const MAX_TIMER_NS = 0x4000000000000;
 
@@ -51,6 +56,9 @@ export class XenDomain {
   readonly sharedInfo: XenSharedInfo;
   readonly evtchn: XenEventChannels;
   readonly xenstore: XenStoreServer | null;
+  readonly runstate: XenRunstate;
+  /** VM assists the guest enabled (HYPERVISOR_vm_assist), a bit per VMASST_TYPE_*. */
+  vmAssist = 0;
   /** HVM params (u64), indexed by HVM_PARAM_*. */
   readonly params: bigint[] = new Array<bigint>(X.HVM_NR_PARAMS).fill(0n);
   /** The event channel of the xenstore ring (0 when there is no ring). */
@@ -67,6 +75,7 @@ export class XenDomain {
     this.evtchn = new XenEventChannels(host.vcpus);
     this.upcallVector = new Array<number>(host.vcpus).fill(0);
     this.singleshot = new Array<number | null>(host.vcpus).fill(null);
+    this.runstate = new XenRunstate(host.vcpus);
     if (o.storePage !== null) {
       this.xenstore = new XenStoreServer(o.storePage.bytes, host.kv, o.domid);
       // libxl allocates the store channel first (port 1), unbound to xenstored in dom0; xenstored's
@@ -97,6 +106,14 @@ export class XenDomain {
   writeVcpuTime(vcpu: number): void {
     const { mul, shift } = pvclockScaleForTscKHz(this.host.tscKHz());
     this.sharedInfo.writeTime(vcpu, { tscTimestamp: BigInt(this.host.tsc()), systemTime: BigInt(this.host.nowNs()), mul, shift, flags: 0 });
+    // Xen refreshes both when it schedules the vCPU; the runstate goes through the vCPU's own page tables.
+    this.runstate.update(vcpu, this.host.nowNs(), this.sharedInfo.layout.compat, this.guestArgs(vcpu));
+  }
+
+  /** Guest linear addresses as `vcpu` sees them now (physical when the host cannot walk page tables). */
+  private guestArgs(vcpu: number): XenGuestArgs {
+    const h = this.host;
+    return new XenGuestArgs(h.mem, h.linearToPhysical ? (v, lo, hi, w) => h.linearToPhysical!(v, lo, hi, w) : null, vcpu);
   }
 
   /** Rewrite every clock structure (mapping, TSC-frequency change). */
@@ -134,8 +151,19 @@ export class XenDomain {
       case X.HYPERVISOR_vcpu_op: return this.vcpuOp(c);
       case X.HYPERVISOR_event_channel_op: return this.eventChannelOp(c.low[0], c);
       case X.HYPERVISOR_sched_op: return this.schedOp(c.low[0], c);
+      case X.HYPERVISOR_vm_assist: return this.vmAssistOp(c.low[0] >>> 0, c.low[1] >>> 0);
       default: return -X.XEN_ENOSYS;
     }
+  }
+
+  // ---- vm_assist (common/kernel.c do_vm_assist; x86 arch_vm_assist_valid_mask for HVM) --------
+
+  private vmAssistOp(cmd: number, type: number): number {
+    if (type >= 32 || ((HVM_VM_ASSIST_MASK >>> type) & 1) === 0) return -X.XEN_EINVAL; // also types 32..63: not in the HVM mask
+    if (cmd === VMASST_CMD_enable) this.vmAssist |= 1 << type;
+    else if (cmd === VMASST_CMD_disable) this.vmAssist &= ~(1 << type);
+    else return -X.XEN_ENOSYS;
+    return 0;
   }
 
   // ---- xen_version (common/kernel.c do_xen_version; XSM dummy policy for a domU) -------------
@@ -279,6 +307,14 @@ export class XenDomain {
         this.stopTimer(vcpu);
         return 0;
       case X.VCPUOP_register_vcpu_info: return this.registerVcpuInfo(vcpu, c);
+      case X.VCPUOP_register_runstate_memory_area: {
+        // struct vcpu_register_runstate_memory_area: a u64 union; a 32-bit guest's handle is its low half.
+        const b = c.mem.read(arg, 8);
+        if (b === null) return -X.XEN_EFAULT;
+        const linear = c.compat ? BigInt(u32(b, 0)) : (BigInt(u32(b, 4)) << 32n) | BigInt(u32(b, 0));
+        this.runstate.register(vcpu, linear, this.host.nowNs(), this.sharedInfo.layout.compat, c.mem);
+        return 0;
+      }
       default: return -X.XEN_ENOSYS;
     }
   }
