@@ -42,17 +42,21 @@ export const HV_X64_RELAXED_TIMING_RECOMMENDED = 1 << 5;
 
 /**
  * Privileges advertised (§1.4): reference counter (1) and reference TSC page (9) for the clocks,
- * SynIC (2, OpenBSD hv_attach needs it), hypercall MSRs (5) and VP index (6) which Linux ≥ 5.16
- * requires (§2.3), frequency MSRs (11, with EDX bit 8). Not advertised: VP runtime, synthetic timers,
- * APIC MSRs, reset, guest idle, crash MSRs — their MSRs are not implemented.
+ * SynIC (2, OpenBSD hv_attach needs it), AccessIntrCtrlRegs (4) for the VP assist page that Linux
+ * ≥ 4.17 writes on every CPU, hypercall MSRs (5) and VP index (6) which Linux ≥ 5.16 requires
+ * (§2.3), frequency MSRs (11, with EDX bit 8). Bit 4 also covers the APIC MSRs 0x40000070-72,
+ * which are not implemented (#GP): 0x40000004 does not recommend them (HV_X64_APIC_ACCESS_RECOMMENDED
+ * clear), so guests keep to the APIC. Not advertised: VP runtime, synthetic timers, reset, guest
+ * idle, crash MSRs — their MSRs are not implemented.
  */
 export const HYPERV_DEFAULT_PRIVILEGES_LO =
   HV_MSR_TIME_REF_COUNT_AVAILABLE |
   HV_MSR_SYNIC_AVAILABLE |
+  HV_MSR_APIC_ACCESS_AVAILABLE |
   HV_MSR_HYPERCALL_AVAILABLE |
   HV_MSR_VP_INDEX_AVAILABLE |
   HV_MSR_REFERENCE_TSC_AVAILABLE |
-  HV_ACCESS_FREQUENCY_MSRS; // = 0x00000a66
+  HV_ACCESS_FREQUENCY_MSRS; // = 0x00000a76
 /** PostMessages and SignalEvents (§1.4 EBX bits 4, 5) for VMBus (§6.3). */
 export const HYPERV_DEFAULT_PRIVILEGES_HI = HV_POST_MESSAGES | HV_SIGNAL_EVENTS; // = 0x30
 
@@ -64,6 +68,8 @@ export const HV_X64_MSR_TIME_REF_COUNT = 0x40000020;
 export const HV_X64_MSR_REFERENCE_TSC = 0x40000021;
 export const HV_X64_MSR_TSC_FREQUENCY = 0x40000022;
 export const HV_X64_MSR_APIC_FREQUENCY = 0x40000023;
+/** TLFS "Virtual Processor Assist Page": bit 0 enable, 11:1 RsvdP, 63:12 the page's GPA (privilege bit 4). */
+export const HV_X64_MSR_VP_ASSIST_PAGE = 0x40000073;
 export const HV_X64_MSR_SCONTROL = 0x40000080;
 export const HV_X64_MSR_SVERSION = 0x40000081;
 export const HV_X64_MSR_SIEFP = 0x40000082;
@@ -165,6 +171,8 @@ export class HypervPersonality implements HypervisorPersonality {
   });
   // Per-vCPU SynIC state (§6.1)
   private readonly synic = new Map<number, SynicState>();
+  /** Per-vCPU VP assist page MSR (reset value 0: disabled). */
+  private readonly vpAssist = new Map<number, Pair>();
   /** Where VMBus will receive HvPostMessage / HvSignalEvent; until then every connection id is invalid. */
   connections: HvConnections | null = null;
 
@@ -273,6 +281,8 @@ export class HypervPersonality implements HypervisorPersonality {
       }
       case HV_X64_MSR_REFERENCE_TSC: // §3.8 (§1.4 bit 9)
         return this.priv(HV_MSR_REFERENCE_TSC_AVAILABLE) && put(this.referenceTsc);
+      case HV_X64_MSR_VP_ASSIST_PAGE: // §1.4 bit 4; reads back what was written
+        return this.priv(HV_MSR_APIC_ACCESS_AVAILABLE) && put(this.vpAssist.get(vcpu) ?? { lo: 0, hi: 0 });
       case HV_X64_MSR_TSC_FREQUENCY: // §3.8: Hz, needs privilege bit 11 and EDX bit 8
       case HV_X64_MSR_APIC_FREQUENCY:
         if (!this.priv(HV_ACCESS_FREQUENCY_MSRS) || (this.miscFeatures & HV_FEATURE_FREQUENCY_MSRS_AVAILABLE) === 0) return false;
@@ -327,6 +337,9 @@ export class HypervPersonality implements HypervisorPersonality {
         if (enabled(this.referenceTsc)) this.publishReferenceTscPage();
         else this.reference.withdraw();
         return 'ok';
+      case HV_X64_MSR_VP_ASSIST_PAGE:
+        if (!this.priv(HV_MSR_APIC_ACCESS_AVAILABLE)) return 'no';
+        return this.writeVpAssistPage(vcpu, lo, hi);
     }
     if (msr >= HV_X64_MSR_SCONTROL && msr <= HV_X64_MSR_SINT15 && this.priv(HV_MSR_SYNIC_AVAILABLE)) {
       const s = this.synicOf(vcpu);
@@ -371,6 +384,20 @@ export class HypervPersonality implements HypervisorPersonality {
   }
 
   /**
+   * HV_X64_MSR_VP_ASSIST_PAGE (TLFS "Virtual Processor Assist Page"). A page beyond the GPA space
+   * is #GP, as for the hypercall page; bits 11:1 are RsvdP (kept as written). The page is an
+   * overlay that starts zeroed, so enabling or moving it clears it (KVM clears it on enable too):
+   * apic_assist 0 means no EOI may be skipped, and nothing else on it is used without nested
+   * virtualisation. A page outside RAM is accepted and not written.
+   */
+  private writeVpAssistPage(vcpu: number, lo: number, hi: number): 'ok' | 'gp' {
+    if ((hi >>> (GPA_BITS - 32)) !== 0) return 'gp';
+    const next = { lo, hi };
+    this.vpAssist.set(vcpu, this.placeSynicPage(this.vpAssist.get(vcpu) ?? { lo: 0, hi: 0 }, next));
+    return 'ok';
+  }
+
+  /**
    * Write the reference TSC page for the current TSC frequency with the next sequence number,
    * and make TIME_REF_COUNT follow it. A frequency the page cannot describe publishes sequence 0
    * ("use the MSR"); a page outside RAM is not written and the counter keeps to virtual time.
@@ -389,7 +416,7 @@ export class HypervPersonality implements HypervisorPersonality {
   }
 
   /**
-   * SIEFP / SIMP (§6.5): the pages start zeroed (TLFS: "cleared to zero" at VP creation), so a page
+   * SIEFP / SIMP (§6.5) and the VP assist page: the pages start zeroed (TLFS: "cleared to zero" at VP creation), so a page
    * is cleared when it is enabled or moved while enabled (KVM clears it on enable too); rewriting
    * the same value keeps its contents. Outside RAM nothing is written.
    */

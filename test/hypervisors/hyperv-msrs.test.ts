@@ -130,13 +130,14 @@ describe('Hyper-V MSR table (§6.1): reset values, read-back, #GP', () => {
     const bits: Array<[number, number[]]> = [
       [1 << 1, [0x40000020]],
       [1 << 2, [0x40000080, 0x40000081, 0x40000082, 0x40000083, 0x40000084, 0x40000090]],
+      [1 << 4, [0x40000073]],
       [1 << 5, [0x40000000, 0x40000001]],
       [1 << 6, [0x40000002]],
       [1 << 9, [0x40000021]],
       [1 << 11, [0x40000022, 0x40000023]],
     ];
     for (const [bit, msrs] of bits) {
-      const { h } = attached({ privilegesLo: 0xa66 & ~bit });
+      const { h } = attached({ privilegesLo: 0xa76 & ~bit });
       for (const msr of msrs) {
         expect(rd(h, msr)).toBeNull();
         expect(h.wrmsr(msr, 0x10, 0)).toBe('no');
