@@ -27,7 +27,7 @@ export const textArb = (fc: FastCheck, maxLength: number): Arbitrary<string> =>
   fc.string({ unit: fc.constantFrom(...'abcxyzQ09 _-./=:'.split('')), maxLength });
 
 /**
- * Any configuration of a short fixture run, SMP and the seeded scheduler included (pauses of at most 2 ms and digests at least 50k
+ * Any configuration of a short fixture run, SMP and the seeded scheduler included (pauses of at most 2 ms and digests at least 200k
  * instruction times apart keep a case to a fraction of a second: digests sit at multiples of
  * virtual time, so a long pause with a short interval would hash RAM thousands of times): the fixture, the personality stack, the seed, RAM,
  * the command line, information-store entries, simulated migrations and the digest interval.
@@ -52,7 +52,7 @@ export function runCaseArb(fc: FastCheck, opts: PropertyRunOptions): Arbitrary<R
       append: textArb(fc, 24),
       kv: fc.array(fc.record({ key: fc.constantFrom('guestinfo.a', 'guestinfo.b', 'vm-data/x', 'k'), value: textArb(fc, 16), ro: fc.boolean() }), { maxLength: 3 }),
       migrations: fc.array(migration, { maxLength: 2 }),
-      digestEvery: fc.constantFrom('50k', '200k', '1M'),
+      digestEvery: fc.constantFrom('200k', '1M', '5M'),
       // the deterministic scheduler: vCPUs, policy (random draws from --seed) and quantum
       // (quanta of 100 and more: a quantum of 1 with 4 vCPUs costs seconds per run)
       vcpus: fc.integer({ min: 1, max: 4 }),
