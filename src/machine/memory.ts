@@ -20,19 +20,25 @@ export interface MmioRegion {
   name: string;
 }
 
-/** Hook the CPU installs to drop decoded instructions when code pages are written. */
-export type CodeWriteHook = (physPage: number) => void;
+/** What each vCPU installs so the others' stores reach its decoded-instruction cache. */
+export interface CodeCacheHooks {
+  /** Page `physPage`, decoded by this vCPU, was written: drop what was decoded from it. */
+  invalidate(physPage: number): void;
+  /** Page `physPage` became a code page (of any vCPU): drop write fast-path entries to it. */
+  dropWrites(physPage: number): void;
+}
 
 export class GuestMemory {
   readonly ram: Uint8Array;
   readonly view: DataView;
   /** Size of RAM in bytes (RAM occupies guest physical [0, size)). */
   readonly size: number;
-  /** Per 4 KiB RAM page: non-zero if decoded code from it is cached (CPU sets, writes clear). */
-  readonly codePages: Uint8Array;
+  /** Per 4 KiB RAM page: bit i set while vCPU i has decoded code from it (vCPUs set, writes clear). */
+  readonly codePages: Uint16Array;
   /** Sorted by base, non-overlapping. Iterated in order (deterministic). */
   readonly mmio: MmioRegion[] = [];
-  codeWriteHook: CodeWriteHook | null = null;
+  /** Per vCPU: its decoded-code cache hooks (see attachCodeCache). */
+  private readonly codeCaches: CodeCacheHooks[] = [];
   /** Called before any MMIO access, so the machine can bring the clock to the exact icount. */
   mmioHook: (() => void) | null = null;
   /** Sees every MMIO access (the machine's recorder): for a read, returns the value the guest gets. */
@@ -48,7 +54,7 @@ export class GuestMemory {
     this.size = size;
     this.ram = new Uint8Array(size);
     this.view = new DataView(this.ram.buffer);
-    this.codePages = new Uint8Array(size >>> 12);
+    this.codePages = new Uint16Array(size >>> 12);
   }
 
   /** Map an MMIO window. Windows may not overlap each other; they take precedence over RAM. */
@@ -101,13 +107,33 @@ export class GuestMemory {
     return null;
   }
 
-  /** Notify the decoded-instruction cache that [pa, pa+len) changed. */
+  /** vCPU `id` (0-15) joins: its cache hears about writes to pages it decoded. */
+  attachCodeCache(id: number, hooks: CodeCacheHooks): void {
+    this.codeCaches[id] = hooks;
+  }
+
+  /** vCPU `id` decoded code from `page`: writes to it must reach that vCPU, and no vCPU may keep
+   *  a write fast path to it (stores from any vCPU must be seen, SDM vol. 3, 8.1.3). */
+  markCodePage(page: number, id: number): void {
+    const before = this.codePages[page];
+    this.codePages[page] = before | (1 << id);
+    if (before === 0) for (const c of this.codeCaches) c?.dropWrites(page);
+  }
+
+  /** vCPU `id` no longer has code decoded from `page`. */
+  unmarkCodePage(page: number, id: number): void {
+    this.codePages[page] &= ~(1 << id);
+  }
+
+  /** Notify the decoded-instruction caches that [pa, pa+len) changed. */
   noteWrite(pa: number, len: number): void {
-    const hook = this.codeWriteHook;
-    if (hook === null) return;
     const first = pa >>> 12;
     const last = (pa + len - 1) >>> 12;
-    for (let p = first; p <= last; p++) if (this.codePages[p] !== 0) hook(p);
+    for (let p = first; p <= last; p++) {
+      const owners = this.codePages[p];
+      if (owners === 0) continue;
+      for (let id = 0; id < this.codeCaches.length; id++) if ((owners >>> id) & 1) this.codeCaches[id].invalidate(p);
+    }
   }
 
   // ---- Physical accesses used by the CPU slow path (RAM or MMIO, unmapped reads as all-ones) ----

@@ -216,7 +216,7 @@ export class Cpu {
     this.ram = mem.ram;
     this.ramSize = mem.size;
     this.codeTables = new Array(mem.size >>> 12).fill(null);
-    mem.codeWriteHook = (page) => this.invalidateCodePage(page);
+    mem.attachCodeCache(id, { invalidate: (page) => this.invalidateCodePage(page), dropWrites: (page) => this.dropWriteEntries(page) });
     this.resetState();
   }
 
@@ -1070,7 +1070,7 @@ export class Cpu {
 
   private invalidateCodePage(page: number): void {
     if (this.codeTables[page] !== null) this.codeTables[page] = null;
-    this.mem.codePages[page] = 0;
+    this.mem.unmarkCodePage(page, this.id);
     if (this.fetchPhys >>> 12 === page) this.fetchLinLo = INVALID_TAG;
     // Self-modifying code: the instruction after the store must see the new bytes.
     this.breakLoop = true;
@@ -1079,7 +1079,7 @@ export class Cpu {
   flushCodeCache(): void {
     for (const p of this.codeTableList) {
       this.codeTables[p] = null;
-      this.mem.codePages[p] = 0;
+      this.mem.unmarkCodePage(p, this.id);
     }
     this.codeTableList = [];
     this.store.next = 1;
@@ -1091,13 +1091,17 @@ export class Cpu {
     const t = new Int32Array(4096);
     this.codeTables[page] = t;
     this.codeTableList.push(page);
-    this.mem.codePages[page] = 1;
-    // Drop write entries that point at this frame.
+    // Every vCPU drops its write entries that point at this frame (dropWriteEntries).
+    this.mem.markCodePage(page, this.id);
+    return t;
+  }
+
+  /** No write fast path to physical page `page` any more (it holds decoded code). */
+  private dropWriteEntries(page: number): void {
     const frame = page << 12;
     for (let i = 0; i < TLB_SIZE; i++) {
       if (this.tlbPhys[i] === frame) this.tlbSW[i] = this.tlbUW[i] = INVALID_TAG;
     }
-    return t;
   }
 
   /** Decoded slot for the instruction at the current RIP (faults like a fetch would). */
