@@ -134,6 +134,16 @@ export class XenDomain {
     if (vector !== 0) this.host.injectInterrupt(vcpu, vector);
   }
 
+  /**
+   * hvm_assert_evtchn_irq when the delivery route is set: events marked before it (register_vcpu_info
+   * marks everything) must not be lost. The per-vCPU vector is raised as is; the domain-wide
+   * callback vector is delivered while evtchn_upcall_pending is set (hvm_vcpu_has_pending_irq).
+   */
+  private assertEvtchnIrq(vcpu: number): void {
+    if (this.upcallVector[vcpu] !== 0) this.host.injectInterrupt(vcpu, this.upcallVector[vcpu]);
+    else if (this.sharedInfo.upcallPending(vcpu)) this.kick(vcpu);
+  }
+
   /** Raise a port toward the guest (2-level ABI). */
   raise(port: number): void {
     const ch = this.evtchn.get(port);
@@ -260,7 +270,10 @@ export class XenDomain {
       const value = (BigInt(u32(b, 12)) << 32n) | BigInt(u32(b, 8));
       if (index === HVM_PARAM_X87_FIP_WIDTH && value !== 0n && value !== 4n && value !== 8n) return -X.XEN_EINVAL;
       this.params[index] = value;
-      if (index === X.HVM_PARAM_CALLBACK_IRQ) this.latchLayout(c.compat);
+      if (index === X.HVM_PARAM_CALLBACK_IRQ) {
+        this.latchLayout(c.compat);
+        for (let v = 0; v < this.host.vcpus; v++) this.assertEvtchnIrq(v); // hvm_set_callback_via
+      }
       return 0;
     }
     if (op === X.HVMOP_set_evtchn_upcall_vector) {
@@ -271,6 +284,7 @@ export class XenDomain {
       if (vector < 0x10) return -X.XEN_EINVAL;
       if (vcpu >= this.host.vcpus) return -X.XEN_ENOENT;
       this.upcallVector[vcpu] = vector;
+      this.assertEvtchnIrq(vcpu);
       return 0;
     }
     return -X.XEN_ENOSYS;

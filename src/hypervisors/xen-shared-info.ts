@@ -217,6 +217,12 @@ export class XenSharedInfo {
     return this.isPending(port) ? this.markSelector(port, vcpu) : false;
   }
 
+  /** vcpu_info.evtchn_upcall_pending of a vCPU (false when its vcpu_info is nowhere yet). */
+  upcallPending(vcpu: number): boolean {
+    const at = this.vcpuInfo(vcpu);
+    return at !== null && this.viRead8(at, 0) !== 0;
+  }
+
   private markSelector(port: number, vcpu: number): boolean {
     const at = this.vcpuInfo(vcpu);
     if (at === null) return false;
