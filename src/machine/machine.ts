@@ -252,6 +252,7 @@ export class Machine implements CpuHost {
     const timeLimit = this.clock.icount + maxInsns;
     for (;;) {
       if (cpu.shutdown) return { kind: ExitKind.Shutdown, reason: 'triple-fault' };
+      if ((this.runState[id] as VcpuRunState) === VcpuRunState.WaitForSipi) return { kind: ExitKind.Hlt }; // INITed meanwhile
       this.syncClock(cpu);
       this.clock.fireDue();
       if (this.stopAfter !== null) return this.takeStop();
@@ -322,6 +323,9 @@ export class Machine implements CpuHost {
         const now = this.clock.icount;
         if (now >= timeLimit) return { kind: ExitKind.Limit };
         let anyAwake = false;
+        // A vCPU that is not running lives at the shared clock: asking whether it can run (its
+        // APIC, a timer) must not take the clock back to where it last stopped.
+        for (let i = 0; i < this.cpus.length; i++) this.timeBase[i] = now - this.cpus[i].insns;
         for (let i = 0; i < this.cpus.length; i++) {
           runnable[i] = this.canRun(i);
           if (!runnable[i] && this.runState[i] === VcpuRunState.Running && !this.cpus[i].shutdown && (this.cpus[i].flagsReg & Flag.IF) !== 0) anyAwake = true;
@@ -361,14 +365,19 @@ export class Machine implements CpuHost {
     return cpu.nmiPending || ((cpu.flagsReg & Flag.IF) !== 0 && this.interruptPending(cpu));
   }
 
-  /** INIT for vCPU `id` (SDM vol. 3, 9.4.1 and 11.4.7.3): power-on state, then wait for a SIPI. */
+  /**
+   * INIT for vCPU `id` (SDM vol. 3, 9.4.1 and 11.4.7.3): the power-on state; an AP then waits for
+   * a SIPI, the BSP runs from the reset vector (as KVM does). A vCPU that INITs itself stops
+   * executing at once.
+   */
   vcpuInit(id: number): void {
     const cpu = this.cpus[id];
     cpu.resetState();
     this.injected[id].length = 0;
     this.discardPending(id);
-    this.runState[id] = VcpuRunState.WaitForSipi;
+    if (id !== 0) this.runState[id] = VcpuRunState.WaitForSipi;
     cpu.breakLoop = true;
+    cpu.stopRequest = true;
   }
 
   /** A StartUp IPI: a waiting vCPU starts in real mode at vector * 0x1000 (CS = vector << 8, IP = 0). */

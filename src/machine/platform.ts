@@ -98,7 +98,7 @@ export class Platform {
           tsc: () => m.clock.tsc(),
           tscKHz: () => m.clock.tscKHz,
           send: (msg) => this.route(msg),
-          signal: (kind, vector) => (kind === 'init' ? m.vcpuInit(i) : kind === 'startup' ? m.vcpuStartup(i, vector) : m.vcpuNmi(i)),
+          signal: (kind, vector) => this.signal(i, kind, vector),
           extInt: i === 0 ? lazyPic : null,
           eoi: (vector) => this.ioapic.eoi(vector),
           kick: () => {
@@ -121,6 +121,17 @@ export class Platform {
     );
     m.lapics = lapics;
     m.cpuidModel.setLocalApic(true);
+  }
+
+  /** INIT, StartUp or NMI for vCPU `i` from the APIC bus. INIT resets its local APIC too,
+   *  all but the ID and base (SDM vol. 3, 11.4.7.3). */
+  private signal(i: number, kind: 'init' | 'startup' | 'nmi', vector: number): void {
+    const m = this.m;
+    if (kind === 'init') {
+      this.lapics[i].init();
+      m.vcpuInit(i);
+    } else if (kind === 'startup') m.vcpuStartup(i, vector);
+    else m.vcpuNmi(i);
   }
 
   /** The IOAPIC input for a GSI (the ISA IRQs reach it through PcOptions.gsi). */
@@ -267,8 +278,12 @@ export class Platform {
       case Shorthand.AllExcludingSelf:
         for (let i = 0; i < l.length; i++) if (i !== msg.source) targets.push(l[i]);
         break;
-      default:
-        for (const a of l) if (a.matches(msg.logical, msg.dest)) targets.push(a);
+      default: {
+        // An IOAPIC or MSI message is xAPIC-format: 0xff is a broadcast for x2APIC-mode APICs
+        // too (as KVM's kvm_apic_mda maps it).
+        const xapicBroadcast = msg.source < 0 && !msg.logical && msg.dest === 0xff;
+        for (const a of l) if (a.matches(msg.logical, xapicBroadcast && a.x2apicMode ? 0xffffffff : msg.dest)) targets.push(a);
+      }
     }
     if (targets.length === 0) return;
     if (msg.deliveryMode === DeliveryMode.LowestPriority && targets.length > 1) {

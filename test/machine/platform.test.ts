@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vmm } from '../../src/api/vmm.js';
 import { DeliveryMode, Shorthand, type ApicMessage } from '../../src/machine/irq.js';
+import { ExitKind } from '../../src/machine/exit.js';
 
 function vm(vcpus = 1) {
   const vmm = new Vmm();
@@ -99,5 +100,58 @@ describe('CR8 and the task priority (SDM vol. 3, 11.8.6.1)', () => {
     expect(a1.mmioRead(0x80, 4)).toBe(0); // each vCPU its own APIC
     a1.mmioWrite(0x80, 4, 0x7f);
     expect(m.readCr8(m.cpus[1])).toBe(7);
+  });
+});
+
+describe('regressions from the review', () => {
+  it('a vCPU idle in sti; hlt does not take the shared clock back (runAll reaches its limit)', () => {
+    const vmm = new Vmm();
+    const id = vmm.create({ name: 'idle', vcpus: 2, memoryBytes: 1 << 20, unhandledIo: 'ignore' });
+    const m = vmm.machine(id);
+    vmm.writeMemory(id, 0x1000, Uint8Array.of(0xeb, 0xfe)); // vCPU 0: jmp $
+    vmm.writeMemory(id, 0x2000, Uint8Array.of(0xfb, 0xf4, 0xeb, 0xfc)); // vCPU 1: sti; hlt; jmp
+    for (const [vcpu, at] of [[0, 0x1000], [1, 0x2000]] as const) {
+      vmm.writeregs(id, vcpu, {
+        gprs: { rip: BigInt(at), rsp: 0x8000n, rflags: 0x2n },
+        segments: { cs: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x9b } },
+      });
+    }
+    let last = 0;
+    const clock = m.clock;
+    for (let k = 0; k < 5; k++) {
+      const { exit } = vmm.runAll(id, { maxInsns: 300_000 });
+      expect(exit.kind).toBe(ExitKind.Limit);
+      expect(clock.icount).toBe(last + 300_000); // never backwards, exactly the limit
+      last = clock.icount;
+    }
+  });
+
+  it('INIT resets the target local APIC: no pending vector, LVTs masked, timer stopped (SDM 11.4.7.3)', () => {
+    const { d } = vm(2);
+    const a1 = d.platform.lapics[1];
+    a1.mmioWrite(0x320, 4, 0x20030); // LVT timer: periodic, vector 0x30
+    a1.mmioWrite(0x380, 4, 1000); // initial count
+    d.platform.route({ vector: 0x40, deliveryMode: DeliveryMode.Fixed, logical: false, dest: 1, levelTriggered: false, assert: true, shorthand: Shorthand.None, source: -1 });
+    d.platform.route({ vector: 0, deliveryMode: DeliveryMode.Init, logical: false, dest: 1, levelTriggered: true, assert: true, shorthand: Shorthand.None, source: 0 });
+    expect((a1.mmioRead(0x220, 4) & 1) === 1).toBe(false); // IRR bit 0x40 clear
+    expect(a1.mmioRead(0x320, 4) & 0x10000).toBe(0x10000); // masked
+    expect(a1.mmioRead(0x380, 4)).toBe(0);
+  });
+
+  it('an HPET taking IRQ 0 in legacy replacement delivers its first comparator match through IOAPIC pin 2', () => {
+    const { m, d } = vm();
+    const io = d.platform.ioapic;
+    io.mmioWrite(0, 4, 0x10 + 2 * 2); // redirection entry 2, low dword: edge, fixed, vector 0x50, dest 0
+    io.mmioWrite(0x10, 4, 0x50);
+    io.mmioWrite(0, 4, 0x10 + 2 * 2 + 1);
+    io.mmioWrite(0x10, 4, 0);
+    const hpet = d.platform.hpet!;
+    hpet.mmioWrite(0x100, 4, 1 << 2); // timer 0: Tn_INT_ENB_CNF
+    hpet.mmioWrite(0x108, 4, 50); // comparator: 50 ticks (5 us)
+    hpet.mmioWrite(0x10c, 4, 0);
+    hpet.mmioWrite(0x10, 4, 3); // ENABLE_CNF | LEG_RT_CNF
+    advance(m, 20_000);
+    const irr = d.platform.lapics[0].mmioRead(0x200 + 0x10 * (0x50 >> 5), 4);
+    expect((irr >>> (0x50 & 31)) & 1).toBe(1);
   });
 });

@@ -247,6 +247,12 @@ export class Hpet implements MmioDevice {
       }
     }
     this.genConf = now;
+    // Taking IRQ 0 and 8 in legacy replacement disconnects the 8254 and the RTC (2.3.5): the
+    // lines start low, so the first comparator match is an edge.
+    if ((now & ~old & LEG_RT_CNF) !== 0) {
+      this.legacy.setIrq(0, false);
+      this.legacy.setIrq(8, false);
+    }
     for (let n = 0; n < HPET_TIMER_COUNT; n++) {
       this.arm(n);
       this.updateLevel(n);
