@@ -26,9 +26,9 @@ describe('pvbus_identify over single personalities (§2.1)', () => {
   it('kvm: KVM at 0x40000000 with hv_features 0x0100007b', () => {
     expect(scan(['kvm'])).toEqual([{ type: 0, name: 'KVM', base: 0x40000000, features: 0x0100007b, major: 0, minor: 0 }]);
   });
-  it('hyperv: Hyper-V 10.0, hv_features = privilege EAX 0xa66 (ref counter bit 1 set)', () => {
+  it('hyperv: Hyper-V 10.0, hv_features = privilege EAX 0xa76 (ref counter bit 1 set)', () => {
     const r = scan(['hyperv']);
-    expect(r).toEqual([{ type: 1, name: 'Hyper-V', base: 0x40000000, features: 0xa66, major: 10, minor: 0 }]);
+    expect(r).toEqual([{ type: 1, name: 'Hyper-V', base: 0x40000000, features: 0xa76, major: 10, minor: 0 }]);
     expect(pvbusAttachLine(r)).toBe('Hyper-V 10.0');
   });
   it('vmware: VMware', () => {
