@@ -159,11 +159,16 @@ function refChain(s: Scenario, head: number): [number, number][] | null {
   return total > 0xffffffff ? null : writable;
 }
 
-/** Keep in-RAM indirect tables inside the generated tables (elsewhere they would read what the device wrote). */
+/** Keep in-RAM indirect tables inside the generated tables and writable buffers off the rings and tables (elsewhere the device's writes would change what the reference reads). */
 function usable(s: Scenario): boolean {
   const pointsIntoData = (d: Desc) => (d.flags & DescFlag.INDIRECT) !== 0 && d.hi === 0 && d.len !== 0 && d.len % 16 === 0 && d.lo + d.len <= RAM &&
     !(d.lo >= TABLES && (d.lo - TABLES) % 0x400 === 0 && d.lo + d.len <= TABLES + 8 * 0x400);
-  return !s.table.some(pointsIntoData) && !s.indirect.some((t) => t.some(pointsIntoData));
+  // A device-writable buffer over the rings or the indirect tables would change what the
+  // reference reads from `s` (the device rightly writes there: it is the driver's buffer).
+  const writesOverRings = (d: Desc) => (d.flags & (DescFlag.WRITE | DescFlag.INDIRECT)) === DescFlag.WRITE && d.hi === 0 && d.len !== 0 &&
+    d.lo < DATA && d.lo + d.len > DESC;
+  const bad = (d: Desc) => pointsIntoData(d) || writesOverRings(d);
+  return !s.table.some(bad) && !s.indirect.some((t) => t.some(bad));
 }
 
 const stats = { runs: 0, bad: 0, served: 0, both: 0 };
