@@ -16,6 +16,7 @@ import { Vmm, VmmError, type VmmErrno } from '../../src/api/vmm.js';
 import { ExitKind, type IoExit } from '../../src/machine/exit.js';
 import type { VcpuRegisters, VcpuRegistersUpdate } from '../../src/machine/cpu/register-state.js';
 import { assemble, HAVE_AS } from '../helpers/asm.js';
+import { startReal } from '../helpers/real-mode.js';
 
 const MiB = 1024 * 1024;
 const CODE = 0x1000;
@@ -46,16 +47,6 @@ function newVm(opts: { vcpus?: number; memoryBytes?: number; unhandledIo?: 'exit
 }
 
 /** Real mode, CS = 0, IP = `at`, SS:SP = 0:0x8000, IF clear. */
-function startReal(vmm: Vmm, id: number, vcpu: number, at: number): void {
-  vmm.writeregs(id, vcpu, {
-    gprs: { rip: BigInt(at), rsp: 0x8000n, rflags: 0x2n },
-    segments: {
-      cs: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x9b },
-      ss: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x93 },
-      ds: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x93 },
-    },
-  });
-}
 
 /** Assemble 16-bit code (GNU as adds a final hlt), load it at `at` and start vCPU `vcpu` there. */
 function loadReal(vmm: Vmm, id: number, src: string, at = CODE, vcpu = 0): Uint8Array {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Vmm } from '../../src/api/vmm.js';
 import { DeliveryMode, Shorthand, type ApicMessage } from '../../src/machine/irq.js';
 import { ExitKind } from '../../src/machine/exit.js';
+import { startReal } from '../helpers/real-mode.js';
 
 function vm(vcpus = 1) {
   const vmm = new Vmm();
@@ -110,12 +111,8 @@ describe('regressions from the review', () => {
     const m = vmm.machine(id);
     vmm.writeMemory(id, 0x1000, Uint8Array.of(0xeb, 0xfe)); // vCPU 0: jmp $
     vmm.writeMemory(id, 0x2000, Uint8Array.of(0xfb, 0xf4, 0xeb, 0xfc)); // vCPU 1: sti; hlt; jmp
-    for (const [vcpu, at] of [[0, 0x1000], [1, 0x2000]] as const) {
-      vmm.writeregs(id, vcpu, {
-        gprs: { rip: BigInt(at), rsp: 0x8000n, rflags: 0x2n },
-        segments: { cs: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x9b } },
-      });
-    }
+    startReal(vmm, id, 0, 0x1000);
+    startReal(vmm, id, 1, 0x2000);
     let last = 0;
     const clock = m.clock;
     for (let k = 0; k < 5; k++) {

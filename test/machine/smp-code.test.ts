@@ -5,17 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { Vmm } from '../../src/api/vmm.js';
 import { ExitKind, type IoExit } from '../../src/machine/exit.js';
+import { startReal } from '../helpers/real-mode.js';
 
-function startReal(vmm: Vmm, id: number, vcpu: number, at: number): void {
-  vmm.writeregs(id, vcpu, {
-    gprs: { rip: BigInt(at), rsp: 0x8000n, rflags: 0x2n },
-    segments: {
-      cs: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x9b },
-      ss: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x93 },
-      ds: { selector: 0, base: 0n, limit: 0xffff, attributes: 0x93 },
-    },
-  });
-}
 
 describe('cross-modifying code between vCPUs', () => {
   it('a vCPU runs the bytes another vCPU stored into its code, even through a write entry made before', () => {
